@@ -1,0 +1,25 @@
+"""Errors that reach the user.
+
+Every error raised for bad input is ONE paragraph that names the file or config key at fault
+and says how to fix it. Rule scripts let these propagate: Snakemake prints them in the log.
+"""
+
+from __future__ import annotations
+
+
+class VitconceptsError(Exception):
+    """Base class for errors a user can fix."""
+
+    def __init__(self, what: str, fix: str | None = None):
+        message = what.strip()
+        if fix:
+            message = f"{message} Fix: {fix.strip()}"
+        super().__init__(" ".join(message.split()))
+
+
+class ConfigError(VitconceptsError):
+    """A config key is missing, unknown or inconsistent."""
+
+
+class InputDataError(VitconceptsError):
+    """An input file (image, download, index) is missing, corrupt or unreachable."""
