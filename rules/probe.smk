@@ -1,0 +1,19 @@
+rule prepare_probe:
+    output:
+        index="resources/probes/{probe}/index.csv",
+        meta="resources/probes/{probe}/index.json",
+    log:
+        "logs/prepare_probe/{probe}.log",
+    benchmark:
+        "results/benchmarks/prepare_probe/{probe}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    params:
+        parts=probe_parts,
+        work_dir="resources/probes/{probe}",
+    script:
+        "../scripts/prepare_probe.py"

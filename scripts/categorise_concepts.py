@@ -1,0 +1,12 @@
+"""Rule categorise_concepts: one of the paper's 9 categories for every concept."""
+
+from vitconcepts.categories import categorise_concepts
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    categorise_concepts(
+        snakemake.input.concepts,
+        snakemake.input.curated or None,
+        snakemake.output[0],
+        automatic=snakemake.params.automatic,
+    )

@@ -1,0 +1,8 @@
+"""Rule concept_set: the concept list, one concept a line."""
+
+from vitconcepts.concepts import build_concept_set
+
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    build_concept_set(snakemake.params.entry, snakemake.output[0], label_csvs=list(snakemake.input))

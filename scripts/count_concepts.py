@@ -1,0 +1,10 @@
+"""Rule count_concepts: unique concepts per layer among units above the layer's median score."""
+
+from vitconcepts.analysis import concepts_per_layer
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    concepts_per_layer(
+        {model: snakemake.input[model] for model in snakemake.params.models},
+        snakemake.output[0],
+    )

@@ -1,0 +1,8 @@
+"""Rule download_clip: CLIP weights into resources/clip/{clip}/ with sha256s."""
+
+from vitconcepts.clip import download_clip
+
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    download_clip(snakemake.wildcards.clip, snakemake.params.entry, snakemake.output[0])

@@ -1,0 +1,7 @@
+"""Rule download_model: weights of one model into resources/models/{model}/ with sha256s."""
+
+from vitconcepts.download import download_model
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    download_model(snakemake.wildcards.model, snakemake.params.entry, snakemake.output[0])

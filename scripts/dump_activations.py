@@ -1,0 +1,23 @@
+"""Rule dump_activations: per-layer unit activations of one model over the probe set."""
+
+from pathlib import Path
+
+from vitconcepts.activations import dump_activations
+from vitconcepts.models import resolve_model_spec
+
+from vitconcepts.logs import rule_log
+
+options = snakemake.params.dump
+with rule_log(snakemake):
+    dump_activations(
+        resolve_model_spec(snakemake.wildcards.model, snakemake.params.entry),
+        snakemake.input.index,
+        Path(snakemake.input.model) / "manifest.json",
+        snakemake.output[0],
+        dtype=options["dtype"],
+        batch_size=options["batch_size"],
+        shard_size=options["shard_size"],
+        num_workers=options["num_workers"],
+        device=options["device"],
+        threads=snakemake.threads,
+    )

@@ -1,0 +1,18 @@
+"""Rule embed_concepts: L2-normalised CLIP text embeddings of the concept set."""
+
+from pathlib import Path
+
+from vitconcepts.clip import embed_concepts
+
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    embed_concepts(
+        snakemake.params.entry,
+        Path(snakemake.input.clip) / "manifest.json",
+        snakemake.input.concepts,
+        snakemake.output[0],
+        batch_size=snakemake.params.options["text_batch_size"],
+        device=snakemake.params.device,
+        threads=snakemake.threads,
+    )

@@ -1,0 +1,15 @@
+"""Rules fetch_published_labels, fetch_category_map: the authors' published files."""
+
+from vitconcepts.published import fetch_published
+
+from vitconcepts.logs import rule_log
+
+entry = snakemake.params.entry
+with rule_log(snakemake):
+    fetch_published(
+        entry["path"],
+        entry.get("sha256"),
+        snakemake.params.base_url,
+        snakemake.params.local_dir or None,
+        snakemake.output[0],
+    )

@@ -1,0 +1,13 @@
+"""Rule image_complexity: mean complexity of the top-activating images per layer."""
+
+from vitconcepts.complexity import image_complexity
+
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    image_complexity(
+        {model: snakemake.input[model] for model in snakemake.params.models},
+        snakemake.input.index,
+        snakemake.output[0],
+        measure=snakemake.params.measure,
+    )

@@ -1,0 +1,7 @@
+"""Rule plot_concepts_per_layer: paper/figures/concepts_per_layer.pdf (+ png, + source csv)."""
+
+from vitconcepts.figures import plot_concepts_per_layer
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    plot_concepts_per_layer(snakemake.input.counts, snakemake.params.models, snakemake.output.pdf)

@@ -1,0 +1,13 @@
+"""Rule plot_example_units: paper/figures/example_units.pdf (+ png, + source csv)."""
+
+from vitconcepts.figures import plot_example_units
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    plot_example_units(
+        snakemake.input.labels,
+        snakemake.input.index,
+        snakemake.params.layers,
+        snakemake.params.units_per_layer,
+        snakemake.output.pdf,
+    )

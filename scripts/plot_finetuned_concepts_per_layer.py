@@ -1,0 +1,9 @@
+"""Rule plot_finetuned_concepts_per_layer: paper/figures/finetuned_concepts_per_layer.pdf (+ png, + source csv)."""
+
+from vitconcepts.figures import plot_finetuned_concepts_per_layer
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    plot_finetuned_concepts_per_layer(
+        snakemake.input.counts, snakemake.params.pairs, snakemake.output.pdf
+    )

@@ -1,0 +1,14 @@
+"""Rule prepare_probe: the ordered, hashed index of the probe images."""
+
+from vitconcepts.probe import build_probe_index
+
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    build_probe_index(
+        snakemake.wildcards.probe,
+        snakemake.params.parts,
+        snakemake.output.index,
+        snakemake.output.meta,
+        snakemake.params.work_dir,
+    )

@@ -1,0 +1,11 @@
+"""Rule share_categories: category shares per layer among units above the layer's mean score."""
+
+from vitconcepts.analysis import category_shares
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    category_shares(
+        {model: snakemake.input[model] for model in snakemake.params.models},
+        snakemake.input.categories,
+        snakemake.output[0],
+    )

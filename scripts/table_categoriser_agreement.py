@@ -1,0 +1,8 @@
+"""Rule table_categoriser_agreement: paper/tables/categoriser_agreement.tex."""
+
+from vitconcepts.tables import table_categoriser_agreement
+
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    table_categoriser_agreement(snakemake.input[0], snakemake.output[0])

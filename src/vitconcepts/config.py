@@ -1,0 +1,155 @@
+"""Checks of a whole config that JSON schema cannot express, and the model roles it defines.
+
+The Snakefile calls :func:`check_config` right after ``validate(config, schema)``, so a bad
+config stops before any job runs, with one paragraph naming the key and the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+MODEL_SOURCES = ("timm", "transformers")
+CATEGORIES = (
+    "colors",
+    "textures and materials",
+    "natural elements and organisms",
+    "objects and machines",
+    "places and buildings",
+    "activities",
+    "names",
+    "abstract",
+    "unknown",
+)
+
+
+def _require_key(config: dict, section: str, key_name: str) -> None:
+    key = config.get(key_name)
+    choices = sorted(config.get(section, {}))
+    if key not in config.get(section, {}):
+        raise ConfigError(
+            f"Config key `{key_name}` is {key!r}, which is not a key of `{section}` "
+            f"(defined: {', '.join(choices) or 'none'}).",
+            f"set `{key_name}` to one of those, or add an entry `{section}.{key}`.",
+        )
+
+
+def check_models(models: dict[str, dict[str, Any]]) -> None:
+    """Check every model entry: known source, known parent for finetuned copies."""
+    for key, entry in models.items():
+        source = entry.get("source")
+        if source not in MODEL_SOURCES:
+            raise ConfigError(
+                f"Config key `models.{key}.source` is {source!r}, an unknown model source.",
+                f"use one of {', '.join(MODEL_SOURCES)} (timm for weights timm has, "
+                "transformers for checkpoints only on the Hugging Face hub).",
+            )
+        parent = entry.get("finetuned_from")
+        if parent is not None and parent not in models:
+            raise ConfigError(
+                f"Config key `models.{key}.finetuned_from` names {parent!r}, which is not a "
+                "key of `models`.",
+                f"use one of {', '.join(sorted(models))} or remove the key.",
+            )
+        if not key.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(
+                f"Model key {key!r} under `models` contains characters other than letters, "
+                "digits, '_' and '-'; it is used in file names.",
+                "rename the model key.",
+            )
+
+
+def check_roles(config: dict) -> None:
+    """Check that the models named in `analysis` exist."""
+    models = config["models"]
+    analysis = config.get("analysis", {})
+    named = [("analysis.vits", m) for m in analysis.get("vits", [])]
+    if analysis.get("cnn"):
+        named.append(("analysis.cnn", analysis["cnn"]))
+    example = analysis.get("example_units", {}).get("model")
+    if example:
+        named.append(("analysis.example_units.model", example))
+    for key, model in named:
+        if model not in models:
+            raise ConfigError(
+                f"Config key `{key}` names model {model!r}, which is not a key of `models`.",
+                f"use one of {', '.join(sorted(models))}.",
+            )
+
+
+def check_published(config: dict) -> None:
+    """With labels_source: published, each analysed model needs a published labels entry."""
+    local = config.get("published_labels", "")
+    if local and not Path(local).is_dir():
+        raise ConfigError(
+            f"Config key `published_labels` is {local!r}, which is not a folder.",
+            "point it at a folder holding the authors' files (e.g. vit.csv, "
+            "words_per_category_curated.json), or leave it empty to download them.",
+        )
+    if config.get("labels_source") != "published":
+        return
+    published = config.get("published", {})
+    if not published.get("labels"):
+        raise ConfigError(
+            "Config key `labels_source` is 'published' but `published.labels` is empty.",
+            "add `published.labels.<model>: {path: results/<model>.csv}` entries, or set "
+            "`labels_source: computed`.",
+        )
+    if not local and not published.get("base_url"):
+        raise ConfigError(
+            "Config key `published.base_url` is missing and `published_labels` is empty, so "
+            "the authors' files can be neither downloaded nor read.",
+            "set `published.base_url` or `--config published_labels=DIR`.",
+        )
+
+
+def check_concept_set(config: dict) -> None:
+    """A concept set read off label files only makes sense for published labels."""
+    key = config["concept_set"]
+    if (
+        config["concept_sets"][key]["kind"] == "labels"
+        and config.get("labels_source") != "published"
+    ):
+        raise ConfigError(
+            f"Config key `concept_sets.{key}.kind` is 'labels' (concepts read off the label "
+            "files), but `labels_source` is 'computed': labels cannot be computed from "
+            "concepts that come from the labels.",
+            "use a concept set of kind url, file or wordfreq, or set `labels_source: published`.",
+        )
+
+
+def check_config(config: dict) -> None:
+    """Run every cross-key check; raise ConfigError with one paragraph on the first problem."""
+    _require_key(config, "probes", "probe")
+    _require_key(config, "concept_sets", "concept_set")
+    _require_key(config, "clip_models", "clip_model")
+    check_models(config["models"])
+    check_roles(config)
+    check_published(config)
+    check_concept_set(config)
+
+
+def analysed_models(config: dict) -> list[str]:
+    """Models whose labels enter the analysis, in config order.
+
+    Computed labels: every model. Published labels: the models the authors published.
+    """
+    models = list(config["models"])
+    if config.get("labels_source") == "published":
+        published = config.get("published", {}).get("labels", {})
+        models = [m for m in models if m in published]
+    return models
+
+
+def finetuned_pairs(config: dict) -> dict[str, tuple[str, str]]:
+    """{finetuned model: (base model, dataset)} among the analysed models."""
+    analysed = set(analysed_models(config))
+    pairs = {}
+    for key in analysed_models(config):
+        entry = config["models"][key]
+        base = entry.get("finetuned_from")
+        if base and base in analysed:
+            pairs[key] = (base, entry.get("dataset") or "finetuned")
+    return pairs
