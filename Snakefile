@@ -11,7 +11,12 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml is the paper's setup. A --configfile that defines its own `models` (such as
+# .test/config.yaml) replaces it instead of being merged into it; one that does not (such as
+# config/published.yaml) only overrides the keys it names.
+if "models" not in config:
+
+    configfile: "config.yaml"
 
 
 validate(config, schema="config.schema.yaml")
