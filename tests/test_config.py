@@ -1,0 +1,88 @@
+"""Config checks: schema defaults and the cross-key checks that stop a bad config early."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vitconcepts.config import analysed_models, check_config, finetuned_pairs
+from vitconcepts.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def paper_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_paper_config_passes(paper_config):
+    check_config(paper_config)
+    assert analysed_models(paper_config)[:5] == ["vit", "dinov2", "clip", "mae", "resnet"]
+    assert len(paper_config["models"]) == 13
+
+
+def test_paper_config_validates_against_schema_and_fills_defaults(paper_config):
+    from snakemake.utils import validate
+
+    config = copy.deepcopy(paper_config)
+    validate(config, str(ROOT / "config.schema.yaml"))
+    assert config["models"]["vit"]["preprocessing"] == "paper"
+    assert config["models"]["mae"]["mask_ratio"] == 0.0
+    assert config["labeling"]["params"]["top_k"] == 100
+
+
+def test_unknown_model_source_names_key_and_fix(paper_config):
+    paper_config["models"]["vit"]["source"] = "keras"
+    with pytest.raises(ConfigError) as info:
+        check_config(paper_config)
+    message = str(info.value)
+    assert "models.vit.source" in message and "'keras'" in message
+    assert "timm" in message and "transformers" in message
+    assert "\n" not in message
+
+
+def test_unknown_probe_key(paper_config):
+    paper_config["probe"] = "imagenet"
+    with pytest.raises(ConfigError, match="`probe`.*imagenet_broden"):
+        check_config(paper_config)
+
+
+def test_role_naming_missing_model(paper_config):
+    paper_config["analysis"]["vits"] = ["vit", "deit"]
+    with pytest.raises(ConfigError, match=r"analysis\.vits.*'deit'"):
+        check_config(paper_config)
+
+
+def test_finetuned_from_must_exist(paper_config):
+    paper_config["models"]["vit_cub"]["finetuned_from"] = "vit_base"
+    with pytest.raises(ConfigError, match=r"models\.vit_cub\.finetuned_from"):
+        check_config(paper_config)
+
+
+def test_labels_concept_set_needs_published_labels(paper_config):
+    paper_config["concept_sets"]["from_labels"] = {"kind": "labels"}
+    paper_config["concept_set"] = "from_labels"
+    with pytest.raises(ConfigError, match="labels_source"):
+        check_config(paper_config)
+    paper_config["labels_source"] = "published"
+    check_config(paper_config)
+
+
+def test_published_models_and_finetuned_pairs(paper_config):
+    paper_config["labels_source"] = "published"
+    models = analysed_models(paper_config)
+    assert "resnet_cub" not in models  # the authors published no labels for it
+    pairs = finetuned_pairs(paper_config)
+    assert pairs["vit_cub"] == ("vit", "cub")
+    assert pairs["resnet_bloodmnist"] == ("resnet", "bloodmnist")
+    assert "resnet_cub" not in pairs
+
+
+def test_published_labels_folder_must_exist(paper_config, tmp_path):
+    paper_config["published_labels"] = str(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match="published_labels"):
+        check_config(paper_config)

@@ -1,0 +1,187 @@
+"""The Snakemake workflow itself: lint, formatting, DAG planning, early errors, tiny runs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from workflow_helpers import (
+    ROOT,
+    SHARED_REFERENCE,
+    copy_workflow,
+    planned_jobs,
+    run_snakemake,
+)
+
+PAPER_MODELS = 13
+
+
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory) -> Path:
+    return copy_workflow(tmp_path_factory.mktemp("workflow"))
+
+
+def test_lint_is_clean():
+    result = run_snakemake(ROOT, "--lint")
+    assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
+
+
+def test_snakefmt_is_clean():
+    files = ["Snakefile", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "rules").glob("*.smk"))]
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *files],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_paper_dag_plans_without_network_or_imagenet(workflow_copy):
+    result = run_snakemake(workflow_copy, "-n", "--cores", "all")
+    jobs = planned_jobs(result.stdout)
+    for rule in ("download_model", "dump_activations", "label_units"):
+        assert jobs[rule] == PAPER_MODELS, (rule, jobs)
+    for rule in ("prepare_probe", "embed_images", "embed_concepts", "build_paper"):
+        assert jobs[rule] == 1, (rule, jobs)
+    assert jobs["plot_appendix"] == PAPER_MODELS
+    expected = {"plot_example_units", "plot_image_complexity", "table_categoriser_agreement"}
+    assert expected <= set(jobs)
+    assert not (workflow_copy / "results").exists()
+
+
+def test_published_dag_needs_no_model_or_probe(workflow_copy, tmp_path):
+    result = run_snakemake(
+        workflow_copy,
+        "-n",
+        "--cores",
+        "all",
+        "--configfile",
+        "config/published.yaml",
+        "--config",
+        f"published_labels={tmp_path}",
+    )
+    jobs = planned_jobs(result.stdout)
+    assert jobs["fetch_published_labels"] == 12
+    assert not {"download_model", "dump_activations", "label_units", "prepare_probe"} & set(jobs)
+    assert "plot_example_units" not in jobs  # no probe images with published labels
+
+
+def test_unknown_model_source_stops_before_any_job(workflow_copy, tmp_path):
+    config = yaml.safe_load((workflow_copy / ".test/config.yaml").read_text())
+    config["models"]["tiny_vit"]["source"] = "keras"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = run_snakemake(
+        workflow_copy, "--cores", "1", "--configfile", str(bad), check=False, timeout=300
+    )
+    assert result.returncode != 0
+    assert "models.tiny_vit.source" in result.stderr
+    assert "'keras'" in result.stderr
+    assert not (workflow_copy / "resources").exists()
+
+
+def test_missing_imagenet_path_stops_prepare_probe_with_clear_message(workflow_copy):
+    result = run_snakemake(
+        workflow_copy,
+        "--cores",
+        "1",
+        "resources/probes/imagenet_broden/index.csv",
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    log = workflow_copy / "logs/prepare_probe/imagenet_broden.log"
+    message = log.read_text() if log.exists() else result.stderr
+    assert "imagenet_val" in message
+    assert not (workflow_copy / "resources/probes/imagenet_broden/index.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """The whole tiny offline DAG, run once to paper/main.pdf."""
+    if shutil.which("latexmk") is None:
+        pytest.skip("latexmk is not installed (bash .ci/install installs Debian's texlive)")
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny"))
+    run_snakemake(workdir, "--cores", "2", "--configfile", ".test/config.yaml")
+    return workdir
+
+
+@pytest.mark.slow
+def test_tiny_config_runs_to_the_paper(tiny_run):
+    assert (tiny_run / "paper/main.pdf").stat().st_size > 10_000
+    labels = pd.read_csv(tiny_run / "results/labels/test/tiny_vit.csv")
+    assert list(labels.columns) == ["layer", "unit", "description", "similarity", "images"]
+    assert len(labels) == 2 * 32  # 2 blocks x 32 units
+    counts = pd.read_csv(tiny_run / "paper/figures/concepts_per_layer.csv")
+    assert list(counts.columns) == ["model", "layer", "n_concepts"]
+    assert set(counts.model) == {"tiny_vit", "tiny_vit_ft", "tiny_cnn"}
+    shares = pd.read_csv(tiny_run / "paper/figures/category_shares.csv")
+    assert list(shares.columns) == ["model", "layer", "category", "share"]
+    sums = shares.groupby(["model", "layer"])["share"].sum()
+    assert ((sums - 1).abs() < 1e-9).all()
+    for figure in ("example_units", "image_complexity", "appendix_tiny_cnn"):
+        assert (tiny_run / f"paper/figures/{figure}.png").exists()
+
+
+@pytest.mark.slow
+def test_finished_workflow_has_nothing_to_do(tiny_run):
+    result = run_snakemake(tiny_run, "-n", "--cores", "2", "--configfile", ".test/config.yaml")
+    assert planned_jobs(result.stdout) == {}
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_one_figure_rebuilds_alone(tiny_run):
+    (tiny_run / "paper/figures/concepts_per_layer.pdf").unlink()
+    result = run_snakemake(
+        tiny_run,
+        "-n",
+        "--cores",
+        "2",
+        "paper/figures/concepts_per_layer.pdf",
+        "--configfile",
+        ".test/config.yaml",
+    )
+    assert planned_jobs(result.stdout) == {"plot_concepts_per_layer": 1}
+
+
+@pytest.mark.slow
+def test_published_labels_run_to_the_paper(tmp_path):
+    if not SHARED_REFERENCE.is_dir():
+        pytest.skip(f"the authors' published labels are not at {SHARED_REFERENCE}")
+    if shutil.which("latexmk") is None:
+        pytest.skip("latexmk is not installed (bash .ci/install installs Debian's texlive)")
+    workdir = copy_workflow(tmp_path)
+    run_snakemake(
+        workdir,
+        "--cores",
+        "2",
+        "--configfile",
+        "config/published.yaml",
+        "--config",
+        f"published_labels={SHARED_REFERENCE}",
+    )
+    counts = pd.read_csv(workdir / "paper/figures/concepts_per_layer.csv")
+    assert set(counts.model) == {
+        "vit",
+        "dinov2",
+        "clip",
+        "mae",
+        "resnet",
+        "vit_cub",
+        "vit_bloodmnist",
+        "dinov2_cub",
+        "dinov2_bloodmnist",
+        "clip_cub",
+        "clip_bloodmnist",
+        "resnet_bloodmnist",
+    }
+    assert len(counts[counts.model == "vit"]) == 12
+    assert len(counts[counts.model == "resnet"]) == 5
+    assert (workdir / "paper/main.pdf").stat().st_size > 50_000
