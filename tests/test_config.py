@@ -86,3 +86,15 @@ def test_published_labels_folder_must_exist(paper_config, tmp_path):
     paper_config["published_labels"] = str(tmp_path / "nowhere")
     with pytest.raises(ConfigError, match="published_labels"):
         check_config(paper_config)
+
+
+def test_wrong_layer_name_is_caught_at_config_time(paper_config):
+    paper_config["models"]["resnet"]["layers"] = ["conv1", "layer5"]
+    with pytest.raises(ConfigError) as info:
+        check_config(paper_config)
+    assert "models.resnet.layers" in str(info.value) and "'layer5'" in str(info.value)
+
+
+def test_listed_layers_that_exist_pass(paper_config):
+    paper_config["models"]["vit"]["layers"] = ["blocks.0", "blocks[11]"]
+    check_config(paper_config)

@@ -61,6 +61,28 @@ def check_models(models: dict[str, dict[str, Any]]) -> None:
             )
 
 
+def check_layers(models: dict[str, dict[str, Any]]) -> None:
+    """Resolve every model entry, and check explicitly listed layers against the network.
+
+    Layer names are checked on a weightless skeleton (built on torch's meta device, no
+    download) for timm models and transformers models given as ``hf_config``; names of hub
+    checkpoints are checked by dump_activations before it reads any image.
+    """
+    from dataclasses import replace
+
+    from .models import load_model, resolve_model_spec, validate_layers
+
+    for key, entry in models.items():
+        spec = resolve_model_spec(key, entry)
+        if spec.layers is None or (spec.source == "transformers" and not spec.hf_config):
+            continue
+        import torch
+
+        with torch.device("meta"):
+            skeleton = load_model(replace(spec, pretrained=False, mask_ratio=0.0))
+        validate_layers(spec, skeleton)
+
+
 def check_roles(config: dict) -> None:
     """Check that the models named in `analysis` exist."""
     models = config["models"]
@@ -126,6 +148,7 @@ def check_config(config: dict) -> None:
     _require_key(config, "concept_sets", "concept_set")
     _require_key(config, "clip_models", "clip_model")
     check_models(config["models"])
+    check_layers(config["models"])
     check_roles(config)
     check_published(config)
     check_concept_set(config)
