@@ -1,0 +1,267 @@
+"""Layer-wise analysis of per-unit labels: concepts per layer, category shares, score summaries.
+
+Definitions (checked against the authors' ``final_figures.ipynb`` in teresa-sc/concepts_in_ViTs
+where stated):
+
+* **Layer order** is network order = order of first appearance of ``layer`` in the label CSV
+  (``layer_index`` 0, 1, ...). Module paths are never sorted as strings, so
+  ``vit.encoder.layer[10]`` comes after ``vit.encoder.layer[9]``.
+* **Concepts per layer** (paper Fig. 2 and Fig. 8; verified in the notebook): among a layer's
+  units keep those whose ``similarity`` is *strictly* greater than the layer's *median*
+  similarity and count the distinct ``description`` values.
+* **Category shares** (paper Fig. 3/4): among a layer's units keep those whose ``similarity`` is
+  strictly greater than the layer's *mean* similarity; the share of a category is the number
+  of kept units whose label belongs to that category divided by the number of kept units
+  (a fraction in [0, 1]). Every category of :data:`vitconcepts.categories.CATEGORIES` is
+  reported for every model x layer, zeros included. Labels that the category table does not
+  contain are handled by ``missing`` (default: counted as ``unknown``).
+
+Descriptions are read as plain strings (``keep_default_na=False``) so that concepts such as
+``"null"`` or ``"na"`` stay words instead of becoming NaN.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .categories import CATEGORIES
+from .errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+LABEL_COLUMNS = ("layer", "unit", "description", "similarity", "images")
+REQUIRED_COLUMNS = ("layer", "unit", "description", "similarity")
+MISSING_POLICIES = ("unknown", "exclude", "ignore")
+GROUPS = ("early", "middle", "late")
+
+PathLike = str | Path
+
+
+def load_labels(csv: PathLike) -> pd.DataFrame:
+    """Read a per-unit label CSV and add ``layer_index`` (0-based, network order).
+
+    Network order is the order in which each ``layer`` value first appears in the file.
+    Raises :class:`InputDataError` naming the file when it is missing or lacks a column.
+    """
+    path = Path(csv)
+    if not path.is_file():
+        raise InputDataError(
+            f"Label file {path} does not exist.",
+            "Run the labeling step for this model, or set labels_source: published.",
+        )
+    frame = pd.read_csv(
+        path,
+        dtype={"layer": str, "description": str, "images": str},
+        keep_default_na=False,
+        na_values={"similarity": ["", "nan", "NaN"]},
+    )
+    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+    if missing:
+        raise InputDataError(
+            f"Label file {path} lacks column(s) {missing}; found {list(frame.columns)}.",
+            "Label CSVs need the columns layer, unit, description, similarity, images.",
+        )
+    frame["similarity"] = pd.to_numeric(frame["similarity"], errors="raise").astype(float)
+    codes, _ = pd.factorize(frame["layer"], sort=False)
+    frame["layer_index"] = codes.astype(int)
+    return frame
+
+
+def _layers(frame: pd.DataFrame):
+    """Yield ``(layer_index, units of that layer)`` in network order."""
+    for index, group in frame.groupby("layer_index", sort=True):
+        yield int(index), group
+
+
+def _write(frame: pd.DataFrame, out_csv: PathLike | None) -> pd.DataFrame:
+    if out_csv is not None:
+        out = Path(out_csv)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False, lineterminator="\n")
+    return frame
+
+
+def count_concepts(frame: pd.DataFrame) -> list[int]:
+    """Distinct descriptions among units strictly above their layer's median, per layer."""
+    counts = []
+    for _, units in _layers(frame):
+        kept = units.loc[units["similarity"] > units["similarity"].median(), "description"]
+        counts.append(int(len(pd.unique(kept))))
+    return counts
+
+
+def concepts_per_layer(
+    label_csvs: Mapping[str, PathLike], out_csv: PathLike | None = None
+) -> pd.DataFrame:
+    """Number of distinct concepts per layer for every model (columns ``model, layer, n_concepts``).
+
+    ``layer`` is the 0-based layer index; rows follow ``label_csvs`` order, then layer order.
+    Writes ``out_csv`` when given and returns the table.
+    """
+    rows = []
+    for model, csv in label_csvs.items():
+        for layer, n_concepts in enumerate(count_concepts(load_labels(csv))):
+            rows.append((model, layer, n_concepts))
+    table = pd.DataFrame(rows, columns=["model", "layer", "n_concepts"])
+    return _write(table, out_csv)
+
+
+def load_categories(categories_csv: PathLike) -> dict[str, str]:
+    """Read a ``concept, category, source`` table into ``{concept: category}``.
+
+    Raises :class:`InputDataError` when the file is missing, lacks columns, repeats a concept
+    with different categories, or names a category outside :data:`CATEGORIES`.
+    """
+    path = Path(categories_csv)
+    if not path.is_file():
+        raise InputDataError(
+            f"Category table {path} does not exist.", "Run the categorise_concepts rule first."
+        )
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in ("concept", "category"):
+        if column not in table.columns:
+            raise InputDataError(
+                f"Category table {path} lacks column {column!r}; found {list(table.columns)}.",
+                "Category tables have the columns concept, category, source.",
+            )
+    unknown = sorted(set(table["category"]) - set(CATEGORIES))
+    if unknown:
+        raise InputDataError(
+            f"Category table {path} uses unknown categories {unknown}.",
+            f"Use only {list(CATEGORIES)}.",
+        )
+    clashes = table.groupby("concept")["category"].nunique()
+    clashes = sorted(clashes[clashes > 1].index)
+    if clashes:
+        raise InputDataError(
+            f"Category table {path} gives several categories to {clashes[:10]}.",
+            "Give every concept exactly one category.",
+        )
+    return dict(zip(table["concept"], table["category"], strict=True))
+
+
+def layer_category_shares(
+    units: pd.DataFrame, mapping: Mapping[str, str], missing: str = "unknown"
+) -> dict[str, float]:
+    """Category shares of one layer's units strictly above the layer's mean similarity.
+
+    ``missing`` decides what happens to labels absent from ``mapping``: ``"unknown"`` counts
+    them as ``unknown``; ``"exclude"`` drops them from numerator and denominator; ``"ignore"``
+    keeps them in the denominator only (shares then sum to less than 1).
+    """
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    kept = units.loc[units["similarity"] > units["similarity"].mean(), "description"]
+    categories = kept.map(mapping)
+    if missing == "unknown":
+        categories = categories.fillna("unknown")
+        denominator = len(categories)
+    elif missing == "exclude":
+        categories = categories.dropna()
+        denominator = len(categories)
+    else:
+        denominator = len(categories)
+    counts = categories.value_counts()
+    return {
+        category: (float(counts.get(category, 0)) / denominator if denominator else 0.0)
+        for category in CATEGORIES
+    }
+
+
+def category_shares(
+    label_csvs: Mapping[str, PathLike],
+    categories_csv: PathLike,
+    out_csv: PathLike | None = None,
+    missing: str = "unknown",
+) -> pd.DataFrame:
+    """Share of each category per model and layer (columns ``model, layer, category, share``).
+
+    Shares are fractions (0-1) of the units above the layer's mean similarity; all categories
+    appear for every model x layer in :data:`CATEGORIES` order. Labels absent from the
+    category table are handled by ``missing`` (see :func:`layer_category_shares`) and are
+    logged as a warning.
+    """
+    mapping = load_categories(categories_csv)
+    rows = []
+    for model, csv in label_csvs.items():
+        frame = load_labels(csv)
+        absent = sorted(set(frame["description"]) - set(mapping))
+        if absent:
+            log.warning(
+                "%s: %d label(s) missing from %s (treated as %r): %s",
+                model,
+                len(absent),
+                categories_csv,
+                missing,
+                absent[:10],
+            )
+        for layer, units in _layers(frame):
+            for category, share in layer_category_shares(units, mapping, missing).items():
+                rows.append((model, layer, category, share))
+    table = pd.DataFrame(rows, columns=["model", "layer", "category", "share"])
+    return _write(table, out_csv)
+
+
+def score_arrays(label_csvs: Mapping[str, PathLike]) -> dict[str, np.ndarray]:
+    """Every unit's similarity score per model (for histograms), in file order."""
+    return {
+        model: load_labels(csv)["similarity"].to_numpy(dtype=float)
+        for model, csv in label_csvs.items()
+    }
+
+
+def layer_groups(n_layers: int) -> list[str]:
+    """Label each of ``n_layers`` layers ``early``, ``middle`` or ``late`` (thirds, in order).
+
+    Layers are split into three contiguous groups as evenly as possible, earlier groups taking
+    the remainder (12 layers -> 4/4/4, 5 layers -> 2/2/1). Fewer than 3 layers use the first
+    groups only.
+    """
+    if n_layers < 0:
+        raise ValueError("n_layers must be >= 0")
+    labels: list[str] = []
+    for group, chunk in zip(GROUPS, np.array_split(np.arange(n_layers), 3), strict=True):
+        labels += [group] * len(chunk)
+    return labels
+
+
+def score_summary(
+    label_csvs: Mapping[str, PathLike], out_csv: PathLike | None = None
+) -> pd.DataFrame:
+    """Similarity statistics per model and early/middle/late layer group.
+
+    Columns ``model, group, layers, n_units, mean, median, std, min, max`` (``layers`` is the
+    inclusive 0-based index range, e.g. ``"0-3"``; ``std`` is the sample standard deviation).
+    """
+    rows = []
+    for model, csv in label_csvs.items():
+        frame = load_labels(csv)
+        n_layers = int(frame["layer_index"].max()) + 1 if len(frame) else 0
+        groups = np.array(layer_groups(n_layers))
+        frame["group"] = groups[frame["layer_index"].to_numpy()] if n_layers else []
+        for group in GROUPS:
+            units = frame[frame["group"] == group]
+            if units.empty:
+                continue
+            indices = np.flatnonzero(groups == group)
+            scores = units["similarity"]
+            rows.append(
+                (
+                    model,
+                    group,
+                    f"{indices[0]}-{indices[-1]}",
+                    len(units),
+                    float(scores.mean()),
+                    float(scores.median()),
+                    float(scores.std()),
+                    float(scores.min()),
+                    float(scores.max()),
+                )
+            )
+    columns = ["model", "group", "layers", "n_units", "mean", "median", "std", "min", "max"]
+    return _write(pd.DataFrame(rows, columns=columns), out_csv)

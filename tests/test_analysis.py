@@ -1,0 +1,262 @@
+"""Tests of vitconcepts.analysis: concepts per layer, category shares, score summaries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vitconcepts.analysis import (
+    category_shares,
+    concepts_per_layer,
+    layer_category_shares,
+    layer_groups,
+    load_labels,
+    score_arrays,
+    score_summary,
+)
+from vitconcepts.categories import CATEGORIES, categorise_concepts
+from vitconcepts.errors import InputDataError
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "paper-reference"
+VITS = ("vit", "dinov2", "clip", "mae")
+
+
+@pytest.fixture(scope="module")
+def reference() -> Path:
+    if not (REFERENCE / "vit.csv").is_file():
+        pytest.skip(f"authors' reference files not found at {REFERENCE}")
+    return REFERENCE
+
+
+def reference_models(root: Path) -> dict[str, Path]:
+    return {path.stem: path for path in sorted(root.glob("*.csv"))}
+
+
+def write_labels(path: Path, rows: list[tuple[str, int, str, float]]) -> Path:
+    """A label CSV with the authors' columns from ``(layer, unit, description, similarity)``."""
+    frame = pd.DataFrame(rows, columns=["layer", "unit", "description", "similarity"])
+    frame["images"] = "[0 1 2 3 4]"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def write_categories(path: Path, mapping: dict[str, str]) -> Path:
+    rows = [(word, category, "curated") for word, category in mapping.items()]
+    pd.DataFrame(rows, columns=["concept", "category", "source"]).to_csv(path, index=False)
+    return path
+
+
+# --- independent implementations of the definitions (plain groupbys) ----------------------
+
+
+def expected_concepts(csv: Path) -> list[int]:
+    """Distinct descriptions strictly above the layer median, layers in file order."""
+    frame = pd.read_csv(csv, keep_default_na=False)
+    order = list(dict.fromkeys(frame["layer"]))
+    median = frame.groupby("layer")["similarity"].transform("median")
+    above = frame[frame["similarity"] > median]
+    counts = above.groupby("layer")["description"].nunique()
+    return [int(counts.get(layer, 0)) for layer in order]
+
+
+def expected_shares(csv: Path, mapping: dict[str, str]) -> pd.DataFrame:
+    """Share of categories among units strictly above the layer mean, layers in file order."""
+    frame = pd.read_csv(csv, keep_default_na=False)
+    order = list(dict.fromkeys(frame["layer"]))
+    mean = frame.groupby("layer")["similarity"].transform("mean")
+    above = frame[frame["similarity"] > mean].copy()
+    above["category"] = above["description"].map(mapping).fillna("unknown")
+    counts = pd.crosstab(above["layer"], above["category"])
+    counts = counts.reindex(index=order, columns=list(CATEGORIES), fill_value=0)
+    shares = counts.div(counts.sum(axis=1), axis=0)
+    shares.index = range(len(order))
+    return shares
+
+
+# --- the authors' published labels ---------------------------------------------------------
+
+
+def test_concepts_per_layer_on_published_labels(reference: Path, tmp_path: Path) -> None:
+    csvs = reference_models(reference)
+    out = tmp_path / "concepts.csv"
+    table = concepts_per_layer(csvs, out)
+    assert list(table.columns) == ["model", "layer", "n_concepts"]
+    assert table.equals(pd.read_csv(out))
+    for model, csv in csvs.items():
+        got = table[table["model"] == model]
+        assert got["layer"].tolist() == list(range(len(got)))
+        assert got["n_concepts"].tolist() == expected_concepts(csv), model
+
+
+def test_published_vit_concepts_per_layer(reference: Path) -> None:
+    table = concepts_per_layer({"vit": reference / "vit.csv"})
+    assert table["n_concepts"].tolist() == [46, 77, 93, 113, 114, 115, 136, 142, 161, 183, 191, 172]
+
+
+def test_category_shares_on_published_labels(reference: Path, tmp_path: Path) -> None:
+    curated_json = reference / "words_per_category_curated.json"
+    categories_csv = tmp_path / "categories.csv"
+    categorise_concepts(reference / "20k.txt", curated_json, categories_csv, automatic="none")
+    mapping = {w: c for c, words in json.loads(curated_json.read_text()).items() for w in words}
+    csvs = {model: reference / f"{model}.csv" for model in (*VITS, "resnet")}
+    out = tmp_path / "shares.csv"
+    table = category_shares(csvs, categories_csv, out)
+    assert list(table.columns) == ["model", "layer", "category", "share"]
+    assert len(pd.read_csv(out)) == len(table)
+    for model, csv in csvs.items():
+        got = table[table["model"] == model].pivot(index="layer", columns="category", values="share")
+        got = got[list(CATEGORIES)]
+        got.columns.name = None
+        got.index.name = None
+        want = expected_shares(csv, mapping)
+        want.columns.name = None
+        pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=False)
+
+
+def test_category_share_rows_complete_and_ordered(reference: Path, tmp_path: Path) -> None:
+    categories_csv = tmp_path / "categories.csv"
+    categorise_concepts(
+        reference / "20k.txt",
+        reference / "words_per_category_curated.json",
+        categories_csv,
+        automatic="none",
+    )
+    table = category_shares({"resnet": reference / "resnet.csv"}, categories_csv)
+    assert len(table) == 5 * len(CATEGORIES)
+    assert table["category"].tolist() == list(CATEGORIES) * 5
+    sums = table.groupby("layer")["share"].sum()
+    assert np.allclose(sums, 1.0)
+
+
+# --- hand-made label files with known answers ----------------------------------------------
+
+
+def test_layer_order_is_first_appearance(tmp_path: Path) -> None:
+    layers = [f"vit.encoder.layer[{i}]" for i in range(12)]
+    rows = [(layer, u, f"c{i}_{u}", 0.1 * u) for i, layer in enumerate(layers) for u in range(3)]
+    frame = load_labels(write_labels(tmp_path / "m.csv", rows))
+    index = dict(zip(frame["layer"], frame["layer_index"], strict=False))
+    assert index["vit.encoder.layer[10]"] == 10
+    assert index["vit.encoder.layer[2]"] == 2
+    assert sorted(index.values()) == list(range(12))
+
+
+def test_layer_order_not_sorted(tmp_path: Path) -> None:
+    rows = [("b", 0, "x", 0.1), ("a", 0, "y", 0.2), ("c", 0, "z", 0.3)]
+    frame = load_labels(write_labels(tmp_path / "m.csv", rows))
+    assert frame["layer_index"].tolist() == [0, 1, 2]
+
+
+def test_median_edge_cases(tmp_path: Path) -> None:
+    rows = [
+        # layer 0: median 0.25, two units above, one repeated description -> 1 concept
+        ("l0", 0, "red", 0.1),
+        ("l0", 1, "blue", 0.2),
+        ("l0", 2, "dog", 0.3),
+        ("l0", 3, "dog", 0.4),
+        # layer 1: all equal -> nothing strictly above the median
+        ("l1", 0, "red", 0.5),
+        ("l1", 1, "blue", 0.5),
+        ("l1", 2, "car", 0.5),
+        # layer 2: odd count, median is the middle unit (0.3) which is not counted
+        ("l2", 0, "a", 0.1),
+        ("l2", 1, "b", 0.3),
+        ("l2", 2, "c", 0.9),
+    ]
+    table = concepts_per_layer({"m": write_labels(tmp_path / "m.csv", rows)})
+    assert table["n_concepts"].tolist() == [1, 0, 1]
+    assert table["layer"].tolist() == [0, 1, 2]
+
+
+def test_descriptions_stay_words(tmp_path: Path) -> None:
+    rows = [("l0", 0, "null", 0.1), ("l0", 1, "na", 0.9), ("l0", 2, "nan", 0.8)]
+    frame = load_labels(write_labels(tmp_path / "m.csv", rows))
+    assert frame["description"].tolist() == ["null", "na", "nan"]
+
+
+def test_shares_mean_edge_cases_and_widths(tmp_path: Path) -> None:
+    rows = [
+        # layer 0 (2 units): mean 0.3, one unit above (dog)
+        ("stage1", 0, "red", 0.2),
+        ("stage1", 1, "dog", 0.4),
+        # layer 1 (5 units): mean 0.3; 0.3 is not strictly above; three above
+        ("stage2", 0, "car", 0.1),
+        ("stage2", 1, "church", 0.3),
+        ("stage2", 2, "car", 0.35),
+        ("stage2", 3, "red", 0.4),
+        ("stage2", 4, "zzz", 0.35),
+    ]
+    labels = write_labels(tmp_path / "cnn.csv", rows)
+    categories = write_categories(
+        tmp_path / "cat.csv",
+        {
+            "red": "colors",
+            "dog": "natural elements and organisms",
+            "car": "objects and machines",
+            "church": "places and buildings",
+        },
+    )
+    table = category_shares({"cnn": labels}, categories)
+    assert len(table) == 2 * len(CATEGORIES)
+    shares = table.set_index(["layer", "category"])["share"]
+    assert shares[(0, "natural elements and organisms")] == 1.0
+    assert shares[(0, "colors")] == 0.0
+    assert shares[(1, "objects and machines")] == pytest.approx(1 / 3)
+    assert shares[(1, "colors")] == pytest.approx(1 / 3)
+    assert shares[(1, "unknown")] == pytest.approx(1 / 3)  # zzz is not in the table
+    assert shares[(1, "places and buildings")] == 0.0
+
+
+def test_missing_policies() -> None:
+    units = pd.DataFrame({"description": ["a", "b", "zzz", "x"], "similarity": [1, 1, 1, 0]})
+    mapping = {"a": "colors", "b": "abstract"}
+    unknown = layer_category_shares(units, mapping, "unknown")
+    exclude = layer_category_shares(units, mapping, "exclude")
+    ignore = layer_category_shares(units, mapping, "ignore")
+    assert unknown["unknown"] == pytest.approx(1 / 3)
+    assert exclude["colors"] == 0.5 and exclude["unknown"] == 0.0
+    assert ignore["colors"] == pytest.approx(1 / 3) and ignore["unknown"] == 0.0
+    with pytest.raises(ValueError):
+        layer_category_shares(units, mapping, "bogus")
+
+
+def test_bad_category_table(tmp_path: Path) -> None:
+    labels = write_labels(tmp_path / "m.csv", [("l0", 0, "red", 0.1)])
+    bad = write_categories(tmp_path / "bad.csv", {"red": "colours"})
+    with pytest.raises(InputDataError, match="unknown categories"):
+        category_shares({"m": labels}, bad)
+    with pytest.raises(InputDataError, match="does not exist"):
+        category_shares({"m": labels}, tmp_path / "absent.csv")
+
+
+def test_load_labels_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputDataError, match="does not exist"):
+        load_labels(tmp_path / "absent.csv")
+    path = tmp_path / "bad.csv"
+    pd.DataFrame({"layer": ["l0"], "unit": [0]}).to_csv(path, index=False)
+    with pytest.raises(InputDataError, match="lacks column"):
+        load_labels(path)
+
+
+def test_layer_groups() -> None:
+    assert layer_groups(12) == ["early"] * 4 + ["middle"] * 4 + ["late"] * 4
+    assert layer_groups(5) == ["early"] * 2 + ["middle"] * 2 + ["late"]
+    assert layer_groups(2) == ["early", "middle"]
+
+
+def test_score_summary_and_arrays(tmp_path: Path) -> None:
+    rows = [(f"l{i}", u, "w", 0.1 * i + 0.01 * u) for i in range(6) for u in range(2)]
+    csv = write_labels(tmp_path / "m.csv", rows)
+    arrays = score_arrays({"m": csv})
+    assert arrays["m"].shape == (12,)
+    out = tmp_path / "summary.csv"
+    table = score_summary({"m": csv}, out)
+    assert table["group"].tolist() == ["early", "middle", "late"]
+    assert table["layers"].tolist() == ["0-1", "2-3", "4-5"]
+    assert table["n_units"].tolist() == [4, 4, 4]
+    assert table.loc[0, "mean"] == pytest.approx(np.mean([0.0, 0.01, 0.1, 0.11]))
+    assert out.is_file()
