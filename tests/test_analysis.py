@@ -108,7 +108,9 @@ def test_category_shares_on_published_labels(reference: Path, tmp_path: Path) ->
     assert list(table.columns) == ["model", "layer", "category", "share"]
     assert len(pd.read_csv(out)) == len(table)
     for model, csv in csvs.items():
-        got = table[table["model"] == model].pivot(index="layer", columns="category", values="share")
+        got = table[table["model"] == model].pivot(
+            index="layer", columns="category", values="share"
+        )
         got = got[list(CATEGORIES)]
         got.columns.name = None
         got.index.name = None
