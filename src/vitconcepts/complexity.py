@@ -1,0 +1,227 @@
+"""Image complexity of the top-activating images of each layer (paper Fig. 5).
+
+The authors scored every probe image with a learned complexity model (IC9600/ICNet) and, per
+layer, averaged the scores of the 5 top-activating images of every unit (duplicates counted
+as often as they occur; all units of the layer, not only well-labelled ones). We follow that
+aggregation; the per-image measure needs no download:
+
+* ``compression`` (default): bits per pixel of the losslessly PNG-compressed (zlib level 9)
+  greyscale image resized to 224x224 (bicubic). Flat images compress to almost nothing,
+  noise to about 8 bits per pixel; natural photos lie in between.
+* ``edges``: Canny edge density (scikit-image, ``sigma=2``) of the same 224x224 greyscale
+  image, the fraction of pixels on an edge (0-1).
+* ``learned``: a hook for a learned model such as ICNet. It needs a scorer
+  ``learned_scorer(path) -> float`` (e.g. one that wraps the IC9600 weights); without it a
+  :class:`ConfigError` explains that no weights are configured. No weights are bundled.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from .analysis import load_labels
+from .errors import ConfigError, InputDataError
+
+SIZE = 224
+MEASURES = ("compression", "edges", "learned")
+CANNY_SIGMA = 2.0
+
+PathLike = str | Path
+
+
+def _grey(path: PathLike) -> Image.Image:
+    """Open ``path`` as an 8-bit greyscale image resized to SIZE x SIZE (bicubic)."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("L").resize((SIZE, SIZE), Image.Resampling.BICUBIC)
+    except (OSError, UnidentifiedImageError) as error:
+        raise InputDataError(
+            f"Cannot read image {path} for the complexity measure ({error}).",
+            "Check the probe images (rerun prepare_probe).",
+        ) from error
+
+
+def _as_grey(image: Image.Image | PathLike) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image.convert("L").resize((SIZE, SIZE), Image.Resampling.BICUBIC)
+    return _grey(image)
+
+
+def compression_complexity(image: Image.Image | PathLike) -> float:
+    """Bits per pixel of the PNG-compressed 224x224 greyscale image (0 to about 8+)."""
+    grey = _as_grey(image)
+    buffer = io.BytesIO()
+    grey.save(buffer, format="PNG", optimize=False, compress_level=9)
+    return 8.0 * buffer.tell() / (SIZE * SIZE)
+
+
+def edge_complexity(image: Image.Image | PathLike) -> float:
+    """Fraction of pixels on a Canny edge in the 224x224 greyscale image (0-1)."""
+    from skimage.feature import canny
+
+    grey = _as_grey(image)
+    pixels = np.asarray(grey, dtype=np.float64) / 255.0
+    return float(canny(pixels, sigma=CANNY_SIGMA).mean())
+
+
+_MEASURE_FUNCTIONS: dict[str, Callable[[PathLike], float]] = {
+    "compression": compression_complexity,
+    "edges": edge_complexity,
+}
+
+
+def parse_images(cell: str) -> list[int]:
+    """Sample indices from an ``images`` cell such as ``"[72237 75859 27664 72329  2480]"``."""
+    text = str(cell).strip()
+    if not text or text in ("[]", "nan"):
+        return []
+    return [int(token) for token in re.split(r"[\s,]+", text.strip("[]() ")) if token]
+
+
+def _read_index(index_csv: PathLike) -> dict[int, str]:
+    path = Path(index_csv)
+    if not path.is_file():
+        raise InputDataError(
+            f"Probe index {path} does not exist.", "Run prepare_probe for this probe first."
+        )
+    index = pd.read_csv(path, dtype={"path": str}, keep_default_na=False)
+    for column in ("sample", "path"):
+        if column not in index.columns:
+            raise InputDataError(
+                f"Probe index {path} lacks column {column!r}.",
+                "Probe indexes have the columns sample, sample_id, path, part.",
+            )
+    return dict(zip(index["sample"].astype(int), index["path"], strict=True))
+
+
+def _score_one(args: tuple[str, str]) -> float:
+    measure, path = args
+    return _MEASURE_FUNCTIONS[measure](path)
+
+
+def score_images(
+    paths: Mapping[int, str],
+    measure: str = "compression",
+    threads: int = 1,
+    learned_scorer: Callable[[str], float] | None = None,
+) -> dict[int, float]:
+    """Complexity of every image in ``paths`` (``{sample: path}``), each computed once."""
+    if measure not in MEASURES:
+        raise ConfigError(f"complexity.measure is {measure!r}.", f"Use one of {list(MEASURES)}.")
+    samples = sorted(paths)
+    if measure == "learned":
+        if learned_scorer is None:
+            raise ConfigError(
+                "complexity.measure is 'learned' but no learned complexity model is "
+                "configured (vitconcepts bundles no weights).",
+                "Pass learned_scorer (a callable path -> score, e.g. wrapping IC9600/ICNet "
+                "weights) or use complexity.measure: compression or edges.",
+            )
+        return {sample: float(learned_scorer(paths[sample])) for sample in samples}
+    jobs = [(measure, paths[sample]) for sample in samples]
+    if threads > 1 and len(jobs) > 64:
+        with ProcessPoolExecutor(max_workers=threads) as pool:
+            values = list(pool.map(_score_one, jobs, chunksize=64))
+    else:
+        values = [_score_one(job) for job in jobs]
+    return dict(zip(samples, values, strict=True))
+
+
+def _load_cache(cache_csv: PathLike | None, measure: str) -> dict[int, float]:
+    if cache_csv is None or not Path(cache_csv).is_file():
+        return {}
+    cache = pd.read_csv(cache_csv)
+    cache = cache[cache["measure"] == measure]
+    return dict(zip(cache["sample"].astype(int), cache["complexity"].astype(float), strict=True))
+
+
+def _save_cache(cache_csv: PathLike | None, measure: str, scores: Mapping[int, float]) -> None:
+    if cache_csv is None:
+        return
+    path = Path(cache_csv)
+    old = (
+        pd.read_csv(path)
+        if path.is_file()
+        else pd.DataFrame(columns=["sample", "measure", "complexity"])
+    )
+    old = old[old["measure"] != measure]
+    new = pd.DataFrame(
+        {
+            "sample": sorted(scores),
+            "measure": measure,
+            "complexity": [scores[s] for s in sorted(scores)],
+        }
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.concat([old, new], ignore_index=True).to_csv(path, index=False, lineterminator="\n")
+
+
+def _layer_images(frame: pd.DataFrame) -> Iterable[tuple[int, list[int]]]:
+    for layer, units in frame.groupby("layer_index", sort=True):
+        samples: list[int] = []
+        for cell in units["images"]:
+            samples += parse_images(cell)
+        yield int(layer), samples
+
+
+def image_complexity(
+    label_csvs: Mapping[str, PathLike],
+    index_csv: PathLike,
+    out_csv: PathLike | None = None,
+    measure: str = "compression",
+    threads: int = 1,
+    cache_csv: PathLike | None = None,
+    learned_scorer: Callable[[str], float] | None = None,
+) -> pd.DataFrame:
+    """Mean complexity of the units' top-activating images per model and layer.
+
+    ``images`` cells of the label CSVs hold sample indices into ``index_csv`` (columns
+    ``sample, sample_id, path, part``). Every (unit, image) pair counts once, as in the
+    authors' notebook. Each image is scored once (optionally persisted in ``cache_csv``,
+    columns ``sample, measure, complexity``). Returns/writes columns
+    ``model, layer, complexity, n_images`` (``n_images`` = number of pairs averaged).
+    """
+    if measure not in MEASURES:
+        raise ConfigError(f"complexity.measure is {measure!r}.", f"Use one of {list(MEASURES)}.")
+    frames = {model: load_labels(csv) for model, csv in label_csvs.items()}
+    for model, frame in frames.items():
+        if "images" not in frame.columns:
+            raise InputDataError(
+                f"Label file {label_csvs[model]} has no 'images' column.",
+                "Image complexity needs the top-activating images of each unit.",
+            )
+    layer_images = {model: list(_layer_images(frame)) for model, frame in frames.items()}
+    needed = sorted({s for layers in layer_images.values() for _, ss in layers for s in ss})
+    index = _read_index(index_csv)
+    absent = [s for s in needed if s not in index]
+    if absent:
+        raise InputDataError(
+            f"{len(absent)} image sample(s) named in the label files are not in the probe "
+            f"index {index_csv} (e.g. {absent[:5]}).",
+            "Use the probe index the labels were computed on.",
+        )
+    scores = _load_cache(cache_csv, measure)
+    todo = {s: index[s] for s in needed if s not in scores}
+    if todo:
+        scores.update(score_images(todo, measure, threads, learned_scorer))
+        _save_cache(cache_csv, measure, scores)
+    rows = []
+    for model, layers in layer_images.items():
+        for layer, samples in layers:
+            value = float(np.mean([scores[s] for s in samples])) if samples else float("nan")
+            rows.append((model, layer, value, len(samples)))
+    table = pd.DataFrame(rows, columns=["model", "layer", "complexity", "n_images"])
+    if out_csv is not None:
+        out = Path(out_csv)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False, lineterminator="\n")
+    return table
