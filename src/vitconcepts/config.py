@@ -12,17 +12,6 @@ from typing import Any
 from .errors import ConfigError
 
 MODEL_SOURCES = ("timm", "transformers")
-CATEGORIES = (
-    "colors",
-    "textures and materials",
-    "natural elements and organisms",
-    "objects and machines",
-    "places and buildings",
-    "activities",
-    "names",
-    "abstract",
-    "unknown",
-)
 
 
 def _require_key(config: dict, section: str, key_name: str) -> None:
