@@ -1,0 +1,160 @@
+"""Tests for the probe index: ImageFolder order, parts, hashing, corrupt files, downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from conftest import write_images
+from PIL import Image
+from torchvision.datasets import ImageFolder
+
+from vitconcepts.errors import ConfigError, InputDataError
+from vitconcepts.probe import ProbeDataset, build_probe_index, image_folder_files, load_index
+
+
+def _build(tmp_path, parts, name="p"):
+    out = tmp_path / "out"
+    index = build_probe_index(name, parts, out / "index.csv", out / "index.json", out)
+    return index, json.loads((out / "index.json").read_text()), out / "index.csv"
+
+
+def test_image_folder_order_matches_torchvision(tmp_path):
+    root = tmp_path / "tree"
+    write_images(root, {"b_class": 3, "a_class": 2, "Z": 1})
+    write_images(root / "a_class" / "nested" / "deeper", {"x": 2}, seed=1)
+    write_images(root / "b_class", {"sub": 2}, ext=".JPEG", seed=2)
+    (root / "a_class" / "notes.txt").write_text("not an image")
+    (root / "top_level.png").write_bytes((root / "Z" / "img_000.png").read_bytes())
+    other = tmp_path / "elsewhere"
+    write_images(other, {"linked": 2}, seed=3)
+    os.symlink(other / "linked", root / "Z" / "link")  # followed, like ImageFolder
+    expected = [path for path, _ in ImageFolder(str(root)).samples]
+    assert image_folder_files(root) == expected
+    assert len(expected) == 3 + 2 + 1 + 2 + 2 + 2
+
+
+def test_build_index_concat_order_hash_and_dataset(tmp_path, image_folder):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i, name in enumerate(["b.png", "a.jpg", "c.webp"]):
+        Image.new("RGB", (20, 20), (i * 60, 0, 0)).save(flat / name)
+    parts = [
+        {"kind": "imagenet_val", "path": str(image_folder)},
+        {"kind": "image_folder", "path": str(flat)},
+    ]
+    index, meta, csv = _build(tmp_path, parts)
+    expected = [p for p, _ in ImageFolder(str(image_folder)).samples]
+    expected += [str(flat / n) for n in ["a.jpg", "b.png", "c.webp"]]
+    assert index["path"].tolist() == [os.path.abspath(p) for p in expected]
+    assert index["sample"].tolist() == list(range(15))
+    assert index["sample_id"][0] == "imagenet_val/cat/img_000.png"
+    assert index["sample_id"].iloc[-1] == "image_folder/c.webp"
+    assert index["part"].tolist() == ["imagenet_val"] * 12 + ["image_folder"] * 3
+    assert meta["probe"] == "p" and meta["n_samples"] == 15 and len(meta["sha256"]) == 64
+    assert "provenance" in meta
+    assert load_index(csv).equals(index)
+
+    dataset = ProbeDataset(csv, transform=lambda im: torch.tensor(np.asarray(im)))
+    tensor, sample = dataset[13]
+    assert sample == 13 and tuple(tensor.shape) == (20, 20, 3) and int(tensor[0, 0, 0]) == 0
+
+    # the hash covers file contents: change one pixel, the hash changes
+    Image.new("RGB", (20, 20), (1, 0, 0)).save(flat / "a.jpg")
+    _, meta2, _ = _build(tmp_path, parts)
+    assert meta2["sha256"] != meta["sha256"]
+
+
+@pytest.mark.parametrize("path", ["", "/does/not/exist"])
+def test_missing_imagenet_path_names_config_key(tmp_path, path):
+    with pytest.raises(InputDataError) as info:
+        _build(tmp_path, [{"kind": "imagenet_val", "path": path}])
+    message = str(info.value)
+    assert "`imagenet_val`" in message and "--config imagenet_val=" in message
+
+
+def test_imagenet_without_class_folders_and_bad_kind(tmp_path):
+    flat = tmp_path / "flat"
+    write_images(tmp_path, {"flat": 2})
+    with pytest.raises(InputDataError, match="no class sub-folders"):
+        _build(tmp_path, [{"kind": "imagenet_val", "path": str(flat)}])
+    with pytest.raises(ConfigError, match=r"probes\.p\.parts\[0\]\.kind"):
+        _build(tmp_path, [{"kind": "coco"}])
+
+
+def test_corrupt_images_are_listed(tmp_path, image_folder):
+    bad = [image_folder / "dog" / f"broken_{i:02d}.png" for i in range(12)]
+    for path in bad:
+        path.write_bytes(b"\x00garbage, not a png" * 10)
+    with pytest.raises(InputDataError) as info:
+        _build(tmp_path, [{"kind": "image_folder", "path": str(image_folder)}])
+    message = str(info.value)
+    assert "12 image file(s)" in message and "and 2 more" in message
+    assert str(bad[0]) in message and str(bad[9]) in message and str(bad[11]) not in message
+
+
+def test_dataset_decode_error_names_path(tmp_path, image_folder):
+    _, _, csv = _build(tmp_path, [{"kind": "image_folder", "path": str(image_folder)}])
+    victim = image_folder / "cat" / "img_001.png"
+    victim.write_bytes(b"broken after indexing")
+    with pytest.raises(InputDataError, match=str(victim)):
+        ProbeDataset(csv)[1]
+
+
+def _broden_zip(tmp_path):
+    root = tmp_path / "src" / "broden1_224"
+    write_images(root / "images", {"ade20k": 2, "dtd": 2}, ext=".jpg")
+    write_images(root / "images", {"ade20k": 2}, ext=".png", seed=5)  # masks
+    (root / "index.csv").write_text("image,split\n")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(root.rglob("*")):
+            archive.write(path, path.relative_to(tmp_path / "src").as_posix())
+    return root, buffer.getvalue()
+
+
+def test_broden_download_masks_and_order(tmp_path, http_server):
+    root, data = _broden_zip(tmp_path)
+    http_server.routes["/data/broden1_224.zip"] = (200, {}, data)
+    part = {
+        "kind": "broden",
+        "url": f"{http_server.url}/data/broden1_224.zip",
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    index, _, _ = _build(tmp_path, [part])
+    expected = [os.path.relpath(p, root) for p, _ in ImageFolder(str(root)).samples]
+    assert len(expected) == 6
+    assert index["sample_id"].tolist() == [f"broden/{p}" for p in expected]
+    assert (tmp_path / "out" / "broden1_224.zip").exists()
+
+    index, _, _ = _build(tmp_path, [{**part, "include_masks": False}])
+    assert len(index) == 4 and all(p.endswith(".jpg") for p in index["path"])
+    assert len(http_server.requests) == 1  # zip reused, not fetched again
+
+    with pytest.raises(InputDataError, match="Checksum mismatch"):
+        _build(tmp_path / "other", [{**part, "sha256": "0" * 64}])
+
+
+def test_cifar100_test_from_tarball(tmp_path, http_server):
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 256, size=(5, 3072), dtype=np.uint8)
+    batch = pickle.dumps({"data": data, "fine_labels": [3, 1, 4, 1, 5]})
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("cifar-100-python/test")
+        info.size = len(batch)
+        tar.addfile(info, io.BytesIO(batch))
+    http_server.routes["/cifar-100-python.tar.gz"] = (200, {}, buffer.getvalue())
+    part = {"kind": "cifar100_test", "url": f"{http_server.url}/cifar-100-python.tar.gz"}
+    index, _, _ = _build(tmp_path, [part])
+    assert index["sample_id"].tolist() == [f"cifar100_test/{i:05d}.png" for i in range(5)]
+    pixels = np.asarray(Image.open(index["path"][3]))
+    np.testing.assert_array_equal(pixels, data[3].reshape(3, 32, 32).transpose(1, 2, 0))
