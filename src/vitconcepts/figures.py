@@ -58,6 +58,13 @@ COMPLEXITY_COLUMNS = ("model", "layer", "complexity")
 LABEL_COLUMNS = ("layer", "unit", "description", "similarity", "images")
 INDEX_COLUMNS = ("sample", "sample_id", "path")
 
+#: y-axis label of the image complexity figure per complexity measure.
+COMPLEXITY_LABELS = {
+    "compression": "mean complexity (PNG bits/pixel)",
+    "edges": "mean complexity (edge density)",
+    "learned": "mean complexity (learned)",
+}
+
 #: Thumbnail edge in pixels for example-unit images.
 THUMBNAIL_PX = 128
 
@@ -471,9 +478,14 @@ def plot_example_units(
 
 
 def plot_image_complexity(
-    complexity_csvs: PathLike | Sequence[PathLike], models: Sequence[str], out_pdf: PathLike
+    complexity_csvs: PathLike | Sequence[PathLike],
+    models: Sequence[str],
+    out_pdf: PathLike,
+    measure: str | None = None,
 ) -> pd.DataFrame:
     """Paper Fig. 5: mean complexity of top-activating images per layer, one line per model.
+
+    ``measure`` (the config's ``complexity.measure``) only names the y axis.
 
     ``complexity_csvs`` is one CSV or several (concatenated). Source CSV columns:
     ``model, layer, complexity`` (+ ``n_images`` when the input has it).
@@ -497,7 +509,7 @@ def plot_image_complexity(
                 label=style.model_name(m),
             )
         _layer_axis(ax, data["layer"].unique())
-        ax.set_ylabel("mean image complexity")
+        ax.set_ylabel(COMPLEXITY_LABELS.get(measure or "", "mean image complexity"))
         ax.legend(loc="best")
         style.save_figure(fig, out_pdf)
     _write_source(data, out_pdf, [])
@@ -748,7 +760,7 @@ def plot_appendix(
         else:
             _no_data(ax1)
             cats = list(style.CATEGORIES)
-        ax1.set_title(f"{style.model_name(model)}: concept categories")
+        ax1.set_title("concept categories")
         if has_c:
             d = data[data["quantity"] == "n_concepts"]
             ax2.plot(d["layer"], d["value"], marker="o", color=style.model_color(model))
@@ -757,7 +769,8 @@ def plot_appendix(
             ax2.set_ylabel("unique concepts")
         else:
             _no_data(ax2)
-        ax2.set_title(f"{style.model_name(model)}: unique concepts")
+        ax2.set_title("unique concepts")
+        fig.suptitle(style.model_name(model), fontsize=9)
         _category_legend(fig, cats)
         style.save_figure(fig, out_pdf)
     _write_source(data, out_pdf, [concepts_csv, shares_csv])

@@ -1,0 +1,145 @@
+"""paper/main.tex compiles with latexmk from generated figures and tables (any subset)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vitconcepts import figures as F
+from vitconcepts import tables as T
+from vitconcepts.errors import VitconceptsError
+
+PAPER = Path(__file__).resolve().parents[1] / "paper"
+
+needs_latex = pytest.mark.skipif(
+    shutil.which("latexmk") is None or shutil.which("pdfinfo") is None,
+    reason="latexmk/pdfinfo not installed (Debian: latexmk texlive-latex-extra poppler-utils)",
+)
+
+
+def _pages(pdf: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    return int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
+
+
+def _paper_dir(tmp_path: Path) -> Path:
+    paper = tmp_path / "paper"
+    (paper / "figures").mkdir(parents=True)
+    (paper / "tables").mkdir()
+    shutil.copy(PAPER / "main.tex", paper)
+    shutil.copy(PAPER / "refs.bib", paper)
+    return paper
+
+
+def _inputs(d: Path) -> dict[str, Path]:
+    cats = ["colors", "textures and materials", "objects and machines", "names"]
+    models = {"vit": 2, "clip": 2, "resnet": 2, "vit_cub": 2}
+    conc = [(m, layer, 5 + 3 * layer) for m, n in models.items() for layer in range(n)]
+    shares = [
+        (m, layer, c, s)
+        for m, n in models.items()
+        for layer in range(n)
+        for c, s in zip(cats, (0.4, 0.3, 0.2, 0.1), strict=True)
+    ]
+    p = {"concepts": d / "concepts_per_layer.csv", "shares": d / "category_shares.csv"}
+    pd.DataFrame(conc, columns=["model", "layer", "n_concepts"]).to_csv(p["concepts"], index=False)
+    pd.DataFrame(shares, columns=["model", "layer", "category", "share"]).to_csv(
+        p["shares"], index=False
+    )
+    p["agreement"] = d / "agreement.csv"
+    pd.DataFrame(
+        [("colors", 3, 2, 0.5, 0.66, 0.57), ("overall", 3, 2, 0.66, 0.66, 0.66)],
+        columns=["category", "n", "correct", "precision", "recall", "f1"],
+    ).to_csv(p["agreement"], index=False)
+    p["labels"] = d / "labels.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame(
+        [
+            (f"blocks.{i}", u, "red_&_blue", float(rng.random()), "[0 1 2 3 4]")
+            for i in range(2)
+            for u in range(4)
+        ],
+        columns=["layer", "unit", "description", "similarity", "images"],
+    ).to_csv(p["labels"], index=False)
+    return p
+
+
+@needs_latex
+def test_paper_builds_from_generated_figures_and_tables(tmp_path: Path) -> None:
+    paper = _paper_dir(tmp_path)
+    p = _inputs(tmp_path)
+    fig, tab = paper / "figures", paper / "tables"
+    ft = {"vit_cub": ("vit", "cub")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dinov2/mae are absent from the tiny inputs
+        F.plot_category_shares_vit_mean(
+            p["shares"], ["vit", "clip", "mae"], fig / "category_shares_vit_mean.pdf"
+        )
+        F.plot_concepts_per_layer(
+            p["concepts"], ["vit", "clip", "dinov2"], fig / "concepts_per_layer.pdf"
+        )
+    F.plot_category_shares_resnet(p["shares"], "resnet", fig / "category_shares_resnet.pdf")
+    F.plot_finetuned_concepts_per_layer(p["concepts"], ft, fig / "finetuned_concepts_per_layer.pdf")
+    F.plot_appendix("vit_cub", p["concepts"], p["shares"], fig / "appendix_vit_cub.pdf")
+    F.plot_score_histograms({"vit": p["labels"]}, fig / "score_histograms.pdf")
+    models = {"vit": {"source": "timm", "weights": "a_b.c", "arch": "vit"}}
+    T.table_models(models, tab / "models.tex")
+    T.table_concepts_per_layer(p["concepts"], tab / "concepts_per_layer.tex")
+    T.table_category_shares(p["shares"], tab / "category_shares.tex")
+    T.table_categoriser_agreement(p["agreement"], tab / "categoriser_agreement.tex")
+    T.write_generated_tex(
+        sorted(fig.glob("*.pdf")), sorted(tab.glob("*.tex")), paper / "generated.tex"
+    )
+    out = T.build_paper(paper / "main.tex", tmp_path / "out" / "paper.pdf", tmp_path / "build.log")
+    assert out.is_file() and _pages(out) >= 4
+    log = (paper / "main.log").read_text(errors="replace")
+    assert not re.search(r"(Reference|Citation) `[^']*' on page \d+ undefined", log)
+    assert (tmp_path / "build.log").read_text().startswith("$ ")
+    text = subprocess.run(
+        ["pdftotext", str(out), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "From Colors to Classes, reproduced" in text
+    assert "not produced by this configuration" in text  # e.g. example_units is missing
+    assert "ViT (CUB)" in text  # appendix caption
+
+
+@needs_latex
+def test_paper_builds_with_nothing_generated(tmp_path: Path) -> None:
+    paper = _paper_dir(tmp_path)
+    out = T.build_paper(paper / "main.tex", paper / "main.pdf")
+    assert _pages(out) >= 2
+
+
+@needs_latex
+def test_paper_build_failure_is_clear(tmp_path: Path) -> None:
+    bad = tmp_path / "main.tex"
+    bad.write_text("\\documentclass{article}\\begin{document}\\nosuchmacro\\end{document}\n")
+    with pytest.raises(VitconceptsError, match="Undefined control sequence"):
+        T.build_paper(bad, tmp_path / "main.pdf", tmp_path / "log.txt")
+
+
+def test_missing_main_tex_is_clear(tmp_path: Path) -> None:
+    with pytest.raises(VitconceptsError, match="does not exist"):
+        T.build_paper(tmp_path / "main.tex", tmp_path / "x.pdf")
+
+
+def test_main_tex_references_every_known_figure_and_table() -> None:
+    text = (PAPER / "main.tex").read_text()
+    for name in T.KNOWN_FIGURES:
+        assert re.search(rf"\\vcfigure(\[[^]]*\])?\{{{name}\}}", text), name
+    for name in T.KNOWN_TABLES:
+        assert f"\\vctable{{{name}}}" in text, name
+    for macro in (
+        r"\vcappendixfigures",
+        r"\vcextrafigures",
+        r"\vcextratables",
+        r"\input{generated}",
+    ):
+        assert macro in text
