@@ -131,6 +131,9 @@ rule plot_image_complexity:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        models=ANALYSED,
+        measure=config["complexity"]["measure"],
     script:
         "../scripts/plot_image_complexity.py"
 

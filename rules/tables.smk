@@ -2,6 +2,8 @@
 
 
 rule table_models:
+    input:
+        unpack(analysed_labels),
     output:
         "paper/tables/models.tex",
     log:
@@ -16,6 +18,7 @@ rule table_models:
         runtime=10,
     params:
         models={model: config["models"][model] for model in ANALYSED},
+        analysed=ANALYSED,
     script:
         "../scripts/table_models.py"
 

@@ -5,4 +5,8 @@ from vitconcepts.tables import table_models
 from vitconcepts.logs import rule_log
 
 with rule_log(snakemake):
-    table_models(snakemake.params.models, snakemake.output[0])
+    table_models(
+        snakemake.params.models,
+        snakemake.output[0],
+        label_csvs={model: snakemake.input[model] for model in snakemake.params.analysed},
+    )
