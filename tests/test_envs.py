@@ -94,14 +94,19 @@ def test_env_parses(env):
         assert isinstance(dep, str | dict), f"{env}: odd dependency {dep!r}"
         if isinstance(dep, dict):
             assert set(dep) == {"pip"}, f"{env}: only a `pip:` section may be a mapping"
-            assert any(_parse_conda_spec(str(d))[0] == "pip" for d in data["dependencies"]
-                       if isinstance(d, str)), f"{env}: a pip section needs `pip` itself"
+            assert any(
+                _parse_conda_spec(str(d))[0] == "pip"
+                for d in data["dependencies"]
+                if isinstance(d, str)
+            ), f"{env}: a pip section needs `pip` itself"
 
 
 @pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
 def test_every_dependency_pinned(env):
     unpinned = [f"{src}:{name}" for src, name, version in _env_packages(env) if not version]
-    assert not unpinned, f"{env.name}: unpinned dependencies {unpinned} (use = for conda, == for pip)"
+    assert not unpinned, (
+        f"{env.name}: unpinned dependencies {unpinned} (use = for conda, == for pip)"
+    )
 
 
 @pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
@@ -130,14 +135,36 @@ def test_pins_match_pyproject_and_installed(env):
 
 def test_python_envs_cover_library_imports():
     """The torch env has the model stack, the analysis env the plotting/NLP stack."""
-    names = {
-        env.name: {canonicalize_name(n) for _, n, _ in _env_packages(env)} for env in ENVS
+    names = {env.name: {canonicalize_name(n) for _, n, _ in _env_packages(env)} for env in ENVS}
+    torch_needs = {
+        "torch",
+        "torchvision",
+        "timm",
+        "open-clip-torch",
+        "transformers",
+        "huggingface-hub",
+        "safetensors",
+        "numpy",
+        "pandas",
+        "xarray",
+        "netcdf4",
+        "pillow",
+        "tqdm",
+        "psutil",
+        "pyyaml",
     }
-    torch_needs = {"torch", "torchvision", "timm", "open-clip-torch", "transformers",
-                   "huggingface-hub", "safetensors", "numpy", "pandas", "xarray", "netcdf4",
-                   "pillow", "tqdm", "psutil", "pyyaml"}
-    analysis_needs = {"numpy", "pandas", "xarray", "netcdf4", "matplotlib", "pillow",
-                      "scikit-image", "nltk", "wordfreq", "pyyaml"}
+    analysis_needs = {
+        "numpy",
+        "pandas",
+        "xarray",
+        "netcdf4",
+        "matplotlib",
+        "pillow",
+        "scikit-image",
+        "nltk",
+        "wordfreq",
+        "pyyaml",
+    }
     assert torch_needs <= names["torch.yaml"], torch_needs - names["torch.yaml"]
     assert analysis_needs <= names["analysis.yaml"], analysis_needs - names["analysis.yaml"]
     assert {"texlive-core", "latexmk"} <= names["latex.yaml"]

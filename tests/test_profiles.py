@@ -12,16 +12,25 @@ from pathlib import Path
 import pytest
 from snakemake.cli import get_argument_parser
 from snakemake.profiles import ProfileConfigFileParser
-
-from workflow_copy import ROOT, TINY_CONFIG, copy_workflow, run_snakemake, snakemake_env
-from workflow_copy import workflow_exists
+from workflow_copy import (
+    ROOT,
+    TINY_CONFIG,
+    copy_workflow,
+    run_snakemake,
+    snakemake_env,
+    workflow_exists,
+)
 
 DEFAULT = ROOT / "profiles" / "default"
 SLURM = ROOT / "profiles" / "slurm"
 PROFILES = [DEFAULT, SLURM]
 SLURM_VARS = [
-    "VITCONCEPTS_SLURM_PARTITION", "VITCONCEPTS_SLURM_ACCOUNT", "VITCONCEPTS_SLURM_QOS",
-    "VITCONCEPTS_SLURM_GPU_PARTITION", "VITCONCEPTS_SLURM_GPU_MODEL", "VITCONCEPTS_SLURM_JOBS",
+    "VITCONCEPTS_SLURM_PARTITION",
+    "VITCONCEPTS_SLURM_ACCOUNT",
+    "VITCONCEPTS_SLURM_QOS",
+    "VITCONCEPTS_SLURM_GPU_PARTITION",
+    "VITCONCEPTS_SLURM_GPU_MODEL",
+    "VITCONCEPTS_SLURM_JOBS",
 ]
 ALL_SET = {
     "VITCONCEPTS_SLURM_PARTITION": "cpu_part",
@@ -48,7 +57,9 @@ def _parse(profile: Path, monkeypatch, env: dict[str, str]) -> dict:
 def _option_names() -> set[str]:
     parser = get_argument_parser()
     return {
-        opt[2:] for action in parser._actions for opt in action.option_strings
+        opt[2:]
+        for action in parser._actions
+        for opt in action.option_strings
         if opt.startswith("--")
     }
 
@@ -68,9 +79,20 @@ def test_default_profile_holds_no_site_settings(monkeypatch):
     profile (e.g. its default-resources with the partition)."""
     parsed = _parse(DEFAULT, monkeypatch, {})
     forbidden = {
-        "executor", "jobs", "default-resources", "set-resources", "resources",
-        "set-threads", "software-deployment-method", "sdm", "use-conda", "use-apptainer",
-        "latency-wait", "max-jobs-per-timespan", "retries", "profile",
+        "executor",
+        "jobs",
+        "default-resources",
+        "set-resources",
+        "resources",
+        "set-threads",
+        "software-deployment-method",
+        "sdm",
+        "use-conda",
+        "use-apptainer",
+        "latency-wait",
+        "max-jobs-per-timespan",
+        "retries",
+        "profile",
     }
     assert not (set(parsed) & forbidden), sorted(set(parsed) & forbidden)
     assert not [k for k in parsed if k.startswith("slurm-")]
@@ -125,9 +147,19 @@ def _resources_seen(tmp_path: Path, env: dict[str, str]) -> dict[str, dict[str, 
     profiles) and read back the resources each rule saw."""
     (tmp_path / "Snakefile").write_text(TRIVIAL)
     run_snakemake(
-        tmp_path, "--profile", str(SLURM), "--workflow-profile", str(DEFAULT),
-        "--executor", "local", "--cores", "1", "--quiet",
-        env=snakemake_env(**env), log_name="snakemake.out", timeout=120,
+        tmp_path,
+        "--profile",
+        str(SLURM),
+        "--workflow-profile",
+        str(DEFAULT),
+        "--executor",
+        "local",
+        "--cores",
+        "1",
+        "--quiet",
+        env=snakemake_env(**env),
+        log_name="snakemake.out",
+        timeout=120,
     )
     seen = {}
     for f in (tmp_path / "out").glob("*.txt"):

@@ -7,6 +7,7 @@ written, and tests can run while someone else works in the repository.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -26,10 +27,16 @@ def workflow_exists() -> bool:
 def copy_workflow(dest: Path) -> Path:
     """Copy the repository's sources (as git sees them) to ``dest``; return ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in files:
         if not rel or rel.startswith("tests/"):
             continue
@@ -57,13 +64,21 @@ def snakemake_cmd(*args: str) -> list[str]:
 
 
 def run_snakemake(
-    workdir: Path, *args: str, timeout: float = 600, log_name: str | None = None,
-    check: bool = True, env: dict[str, str] | None = None,
+    workdir: Path,
+    *args: str,
+    timeout: float = 600,
+    log_name: str | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run snakemake in ``workdir``; keep its output in ``workdir/<log_name>``."""
     cmd = snakemake_cmd(*args)
     proc = subprocess.run(
-        cmd, cwd=workdir, env=env or snakemake_env(), capture_output=True, text=True,
+        cmd,
+        cwd=workdir,
+        env=env or snakemake_env(),
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
     out = proc.stdout + proc.stderr
@@ -85,3 +100,197 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "con
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+# ------------------------------------------------------------------ tiny-config runs
+
+
+def tiny_config(work: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((work / TINY_CONFIG).read_text())
+
+
+def label_targets(work: Path) -> list[str]:
+    """The labels CSV of every model of the tiny config (everything up to labeling; the
+    paper itself needs LaTeX, which the test machine may lack)."""
+    cfg = tiny_config(work)
+    return [f"results/labels/{cfg['probe']}/{m}.csv" for m in cfg["models"]]
+
+
+_REFERENCE: dict[str, Path] = {}
+
+
+def reference_run(tmp_path_factory) -> Path:
+    """One uninterrupted local run of the tiny config up to the labels, shared by every test
+    of the session (do not modify it)."""
+    if "tiny" not in _REFERENCE:
+        work = copy_workflow(tmp_path_factory.mktemp("reference") / "wf")
+        run_snakemake(
+            work,
+            "--configfile",
+            TINY_CONFIG,
+            "--cores",
+            "2",
+            *label_targets(work),
+            log_name="snakemake.out",
+            timeout=900,
+        )
+        _REFERENCE["tiny"] = work
+    return _REFERENCE["tiny"]
+
+
+def assert_same_results(ref: Path, other: Path, targets: list[str]) -> None:
+    """Labels CSVs byte-identical; activations equal to float tolerance."""
+    import filecmp
+
+    import numpy as np
+    import xarray as xr
+
+    for t in targets:
+        assert (other / t).is_file(), f"{t} missing in {other}"
+        assert filecmp.cmp(ref / t, other / t, shallow=False), f"{t} differs from reference"
+    ncs = sorted((ref / "results" / "activations").rglob("*.nc"))
+    assert ncs, "reference run has no activations"
+    for nc in ncs:
+        rel = nc.relative_to(ref)
+        with xr.open_dataset(nc) as a, xr.open_dataset(other / rel) as b:
+            assert list(a["layer"].values) == list(b["layer"].values), rel
+            np.testing.assert_allclose(
+                a["activations"].values,
+                b["activations"].values,
+                rtol=1e-5,
+                atol=1e-6,
+                equal_nan=True,
+                err_msg=str(rel),
+            )
+
+
+# ------------------------------------------------------------------ dry-run parsing
+
+
+def planned_jobs(output: str) -> list[tuple[str, str]]:
+    """[(rule, wildcards text)] of the jobs a `snakemake -n` output lists."""
+    import re
+
+    jobs = []
+    blocks = re.split(r"^(?:local)?(?:rule|checkpoint) (\w+):\s*$", output, flags=re.M)
+    # blocks = [preamble, rule1, body1, rule2, body2, ...]
+    for rule, body in zip(blocks[1::2], blocks[2::2], strict=True):
+        m = re.search(r"^\s+wildcards: (.*)$", body, re.M)
+        jobs.append((rule, m.group(1).strip() if m else ""))
+    return jobs
+
+
+# ------------------------------------------------------------------ interrupting a job
+
+
+def read_completed(partial: Path) -> int | None:
+    """The `completed` count recorded in a ShardedNetCDFWriter partial file (None if it
+    cannot be read right now). Needs HDF5_USE_FILE_LOCKING=FALSE: the writer holds it."""
+    os.environ["HDF5_USE_FILE_LOCKING"] = "FALSE"
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(partial, "r") as ds:
+            return int(getattr(ds, "completed", 0))
+    except Exception:
+        return None
+
+
+def interrupt_when_partial(
+    proc: subprocess.Popen,
+    partial: Path,
+    script_name: str,
+    sig: int,
+    min_done: int = 1,
+    timeout: float = 600,
+    slice_s: float = 0.005,
+) -> int:
+    """Interrupt a snakemake run (started with start_new_session=True) once the rule job
+    running ``script_name`` has recorded ``min_done`` finished shards in ``partial``.
+
+    The job is throttled with SIGSTOP/SIGCONT (runs ``slice_s`` at a time) and inspected
+    while stopped, so the interruption lands between shards however fast the machine is.
+    ``sig`` = SIGKILL: snakemake and all its descendants die at once (a node failure);
+    SIGTERM: snakemake is asked to stop and cancels its jobs (a scancel / Ctrl-C).
+    Returns the completed count seen just before the signal.
+    """
+    import signal
+
+    import psutil
+
+    root = psutil.Process(proc.pid)
+    deadline = time.monotonic() + timeout
+
+    def job_procs():
+        found = []
+        try:
+            for p in root.children(recursive=True):
+                try:
+                    if any(script_name in part for part in p.cmdline()):
+                        found.append(p)
+                except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                    pass
+        except psutil.NoSuchProcess:
+            pass
+        return found
+
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"snakemake ended (rc {proc.returncode}) before {partial.name} had "
+                f"{min_done} finished shard(s)"
+            )
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {partial}")
+        jobs = job_procs()
+        if not jobs:
+            time.sleep(0.01)
+            continue
+        for p in jobs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.suspend()
+        done = read_completed(partial) if partial.exists() else None
+        if done is not None and done >= min_done:
+            tree = [root, *root.children(recursive=True)]
+            if sig == signal.SIGKILL:
+                for p in tree:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        p.kill()
+            else:
+                # graceful: snakemake gets SIGTERM and terminates its jobs; they must be
+                # running again to receive that
+                root.send_signal(sig)
+                for p in jobs:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        p.resume()
+            proc.wait(timeout=120)
+            _wait_gone(tree)
+            return done
+        for p in jobs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.resume()
+        time.sleep(slice_s)
+
+
+def _wait_gone(procs, timeout: float = 60) -> None:
+    import psutil
+
+    gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    for p in alive:  # only processes of the run we started
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(alive, timeout=10)
+
+
+def start_snakemake(workdir: Path, *args: str, log_name: str) -> subprocess.Popen:
+    log = open(workdir / log_name, "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        snakemake_cmd(*args),
+        cwd=workdir,
+        env=snakemake_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
