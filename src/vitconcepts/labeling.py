@@ -42,6 +42,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ def _row_logsumexp(
     """``logsumexp_c(a * similarity[rows, c])`` computed in row blocks that fit in memory."""
     n_concepts = similarity.shape[1]
     per_row = max(1, 3 * n_concepts * torch.finfo(dtype).bits // 8)
-    step = int(max(1, min(len(rows), free_memory_bytes(device) // per_row, 4096)))
+    step = int(max(1, min(len(rows), free_memory_bytes(device) // per_row, 1024)))
     out = torch.empty(len(rows), dtype=dtype, device=device)
     for r0, r1 in _blocks(len(rows), step):
         block = similarity.index_select(0, rows[r0:r1].to(similarity.device))
@@ -187,6 +188,47 @@ def _log_prior_normalise(log_p_c_given_u: Tensor, lam: float) -> Tensor:
     n_units = log_p_c_given_u.shape[0]
     log_p_c = torch.logsumexp(log_p_c_given_u, dim=0) - math.log(n_units)
     return log_p_c_given_u.sub_(log_p_c[None, :], alpha=lam)
+
+
+class _TilePool:
+    """Runs tile work on unit blocks: inline on CUDA, on ``n`` single-threaded workers on CPU.
+
+    On CPU, the many small tile operations are spread over Python threads that each run
+    torch single-threaded (torch releases the GIL inside kernels) instead of one intra-op
+    parallel region per operation: no per-operation thread synchronisation, which otherwise
+    dominates (and stalls badly when other processes share the cores). Each output element
+    is computed by the same operation sequence whichever worker runs it (deterministic).
+    """
+
+    def __init__(self, n_workers: int) -> None:
+        self.n = n_workers
+        self.executor = None
+        if n_workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.executor = ThreadPoolExecutor(
+                n_workers, initializer=torch.set_num_threads, initargs=(1,)
+            )
+
+    def map(self, fn: Callable[..., None], blocks: list[tuple[int, int]], *args: Any) -> None:
+        if self.executor is None:
+            fn(blocks, *args)
+            return
+        futures = [self.executor.submit(fn, blocks[w :: self.n], *args) for w in range(self.n)]
+        for future in futures:
+            future.result()
+
+
+@contextmanager
+def _tile_workers(device: torch.device) -> Iterator[_TilePool]:
+    threads = torch.get_num_threads()
+    pool = _TilePool(threads if device.type == "cpu" else 1)
+    try:
+        yield pool
+    finally:
+        if pool.executor is not None:
+            pool.executor.shutdown(wait=True)
+        torch.set_num_threads(threads)  # the workers' initializer changed the global setting
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,29 +281,33 @@ def soft_wpmi(
     log_limit = math.log(1e30 if dtype == torch.float32 else 1e300)
 
     out = torch.empty(n_units, n_concepts, dtype=dtype, device=dev)
-    acc = torch.empty(b_units, chunk, dtype=dtype, device=dev)
-    buf = torch.empty_like(acc)
-    for c0, c1 in _blocks(n_concepts, chunk):
-        probs = _softmax_chunk(similarity, uniq, lse, a, c0, c1, dev, dtype)  # [M, w]
-        p_max = float(probs.max())
-        group = max(1, int(log_limit // math.log1p(r_max * p_max))) if p_max > 0 else top_k
-        w = c1 - c0
-        for u0, u1 in _blocks(n_units, b_units):
-            nb = u1 - u0
-            a_t, b_t = acc[:nb, :w], buf[:nb, :w]
-            total = out[u0:u1, c0:c1]
-            first_group = True
+    unit_blocks = list(_blocks(n_units, b_units))
+
+    def run_tiles(blocks: list[tuple[int, int]], probs: Tensor, c0: int, group: int) -> None:
+        """log p(c|u) - sum_i log c_i for unit ``blocks`` and concepts ``c0:c0+w``."""
+        w = probs.shape[1]
+        acc = torch.empty(b_units, w, dtype=dtype, device=dev)
+        buf = torch.empty_like(acc)
+        for u0, u1 in blocks:
+            a_t, b_t = acc[: u1 - u0], buf[: u1 - u0]
+            total = out[u0:u1, c0 : c0 + w]
             for g0 in range(0, top_k, group):
                 a_t.fill_(1)
                 for i in range(g0, min(top_k, g0 + group)):
                     torch.index_select(probs, 0, inv_t[i, u0:u1], out=b_t)
                     a_t.addcmul_(a_t, b_t, value=r[i])  # acc *= 1 + r_i * P
-                if first_group:
+                if g0 == 0:
                     torch.log(a_t, out=total)
-                    first_group = False
                 else:
                     total.add_(a_t.log_())
-        del probs
+
+    with _tile_workers(dev) as pool:
+        for c0, c1 in _blocks(n_concepts, chunk):
+            probs = _softmax_chunk(similarity, uniq, lse, a, c0, c1, dev, dtype)  # [M, w]
+            p_max = float(probs.max())
+            group = max(1, int(log_limit // math.log1p(r_max * p_max))) if p_max > 0 else top_k
+            pool.map(run_tiles, unit_blocks, probs, c0, group)
+            del probs
     _log_prior_normalise(out, lam)
     if lam != 1:
         out.add_((1.0 - lam) * log_c_sum)
