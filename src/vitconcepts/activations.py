@@ -10,6 +10,7 @@ finished shard and memory does not grow with the number of samples.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -184,23 +185,42 @@ def _run(
         pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
-    buffer = _ShardBuffer(widths, shard)
+    # Double buffering: a background thread compresses and writes the finished shard (netCDF4
+    # releases the GIL) while the model computes the next one; at most one write is in flight.
+    buffers = [_ShardBuffer(widths, shard), _ShardBuffer(widths, shard)]
+    buffer = buffers[0]
     buffer.reset(start)
-    with tqdm(total=n, initial=start, desc=f"{spec.key} activations", unit="img") as bar:
-        for images, samples in loader:
-            outputs = extractor(images.to(device, non_blocking=True), samples)
-            arrays = [out.cpu().numpy() for out in outputs.values()]
-            offset = 0
-            while offset < len(samples):
-                count = min(len(samples) - offset, shard - buffer.fill)
-                buffer.add(arrays, offset, count)
-                offset += count
-                end = buffer.begin + buffer.fill
-                if buffer.fill == shard or end == n:
-                    writer.write("activations", buffer.begin, buffer.data[:, :, : buffer.fill])
-                    writer.mark_done(end)
-                    buffer.reset(end)
-            bar.update(len(samples))
+    pending: Future | None = None
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="nc-writer") as pool,
+        tqdm(total=n, initial=start, desc=f"{spec.key} activations", unit="img") as bar,
+    ):
+        try:
+            for images, samples in loader:
+                outputs = extractor(images.to(device, non_blocking=True), samples)
+                arrays = [out.cpu().numpy() for out in outputs.values()]
+                offset = 0
+                while offset < len(samples):
+                    count = min(len(samples) - offset, shard - buffer.fill)
+                    buffer.add(arrays, offset, count)
+                    offset += count
+                    end = buffer.begin + buffer.fill
+                    if buffer.fill == shard or end == n:
+                        if pending is not None:
+                            pending.result()  # the other buffer is free again
+                        pending = pool.submit(_flush, writer, buffer)
+                        buffer = buffers[1] if buffer is buffers[0] else buffers[0]
+                        buffer.reset(end)
+                bar.update(len(samples))
+        finally:
+            if pending is not None:
+                pending.result()  # finish (and record) the shard in flight
+
+
+def _flush(writer: ShardedNetCDFWriter, buffer: _ShardBuffer) -> None:
+    """Write a full (or the last) shard and record it as done."""
+    writer.write("activations", buffer.begin, buffer.data[:, :, : buffer.fill])
+    writer.mark_done(buffer.begin + buffer.fill)
 
 
 def read_layer(nc: str | Path | xr.Dataset, layer: str | int) -> np.ndarray:

@@ -35,8 +35,9 @@ Usage::
   (or any numpy dtype NetCDF4 supports), ``chunksizes`` a tuple or ``None``. NetCDF4 has no
   half-precision type, so ``"float16"`` variables are stored as float32 holding values
   rounded to float16 (attr ``stored_precision="float16"``); with zlib + shuffle the unused
-  mantissa bits compress away. Float variables are zlib-compressed and filled with NaN where
-  nothing was written.
+  mantissa bits compress away. Float variables are zlib-compressed (level ``complevel``,
+  default 1: as small as 4 here, and faster) and filled with NaN where nothing was written.
+  The HDF5 chunk cache is limited to one stream-slab of chunks per variable.
 * ``stream_dim``: the dimension written shard by shard and counted by :meth:`mark_done`.
 * ``fingerprint``: hash of everything that defines the content. An existing ``.partial``
   with the same fingerprint and dims is resumed (``start`` = its ``completed`` count);
@@ -81,7 +82,7 @@ class ShardedNetCDFWriter:
         variables: Mapping[str, VariableSpec],
         stream_dim: str = "sample",
         fingerprint: str = "",
-        complevel: int = 4,
+        complevel: int = 1,
     ) -> None:
         self.out_path = Path(out_path)
         self.partial_path = Path(str(self.out_path) + ".partial")
@@ -104,6 +105,7 @@ class ShardedNetCDFWriter:
         if self._ds is None:
             self._create(coords, complevel)
             self.start = 0
+        self._limit_chunk_cache()
 
     # -- opening ---------------------------------------------------------------------------
     def _try_resume(self) -> int:
@@ -175,6 +177,24 @@ class ShardedNetCDFWriter:
         ds.setncattr(STREAM_DIM_ATTR, self.stream_dim)
         ds.setncattr(COMPLETED_ATTR, 0)
         ds.sync()
+
+    def _limit_chunk_cache(self) -> None:
+        """Cache one stream-slab of chunks per variable, so memory does not grow with N.
+
+        Each shard is written once, chunk-aligned; finished chunks need not stay cached.
+        """
+        ds = self._require_open()
+        for name, (vdims, _, _) in self.variables.items():
+            var = ds.variables[name]
+            chunks = var.chunking()
+            if not isinstance(chunks, list):
+                continue
+            n_chunks = 1
+            for dim, chunk in zip(vdims, chunks, strict=True):
+                if dim != self.stream_dim:
+                    n_chunks *= -(-self.dims[dim] // chunk)
+            chunk_bytes = int(np.prod(chunks)) * var.dtype.itemsize
+            var.set_var_chunk_cache(size=n_chunks * chunk_bytes + (1 << 20), nelems=1009)
 
     # -- writing ---------------------------------------------------------------------------
     @property
