@@ -149,7 +149,14 @@ def top_image_indices(activations: Tensor, k: int) -> Tensor:
     n_images = activations.shape[0]
     if not 1 <= k <= n_images:
         raise ValueError(f"top_k={k} must be between 1 and the number of images ({n_images})")
-    return torch.topk(activations, k=k, dim=0, largest=True, sorted=True).indices.T.contiguous()
+    # in unit blocks: top-k along dim 0 of a wide matrix would otherwise copy all of it
+    step = max(1, (64 << 20) // max(1, n_images * activations.element_size()))
+    return torch.cat(
+        [
+            torch.topk(activations[:, u0:u1], k=k, dim=0, largest=True, sorted=True).indices.T
+            for u0, u1 in _blocks(activations.shape[1], step)
+        ]
+    ).contiguous()
 
 
 def _row_logsumexp(
@@ -185,9 +192,14 @@ def _softmax_chunk(
 
 def _log_prior_normalise(log_p_c_given_u: Tensor, lam: float) -> Tensor:
     """In place: ``log p(c|u) - lam * (logsumexp_u log p(c|u) - log U)``."""
-    n_units = log_p_c_given_u.shape[0]
-    log_p_c = torch.logsumexp(log_p_c_given_u, dim=0) - math.log(n_units)
-    return log_p_c_given_u.sub_(log_p_c[None, :], alpha=lam)
+    n_units, n_concepts = log_p_c_given_u.shape
+    # in column blocks: logsumexp materialises a temporary as large as its input
+    step = max(1, (64 << 20) // max(1, n_units * log_p_c_given_u.element_size()))
+    for c0, c1 in _blocks(n_concepts, step):
+        block = log_p_c_given_u[:, c0:c1]
+        log_p_c = torch.logsumexp(block, dim=0) - math.log(n_units)
+        block.sub_(log_p_c[None, :], alpha=lam)
+    return log_p_c_given_u
 
 
 class _TilePool:
