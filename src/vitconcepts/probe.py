@@ -45,7 +45,7 @@ from .provenance import provenance, sha256_file
 
 # torchvision.datasets.folder.IMG_EXTENSIONS (kept literal: the order must not silently change)
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-PART_KINDS = ("imagenet_val", "broden", "cifar100_test", "image_folder")
+PART_KINDS = ("imagenet_val", "broden", "cifar100_test", "image_folder", "synthetic")
 INDEX_COLUMNS = ["sample", "sample_id", "path", "part"]
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 MAX_LISTED = 10
@@ -195,11 +195,26 @@ def _image_folder(part: Mapping[str, Any], work_dir: Path) -> tuple[Path, list[s
     return root, image_folder_files(root)
 
 
+def _synthetic(part: Mapping[str, Any], work_dir: Path) -> tuple[Path, list[str]]:
+    """Deterministic pattern images drawn on the fly (the tiny offline config)."""
+    from .synthetic import make_synthetic_images
+
+    n, size, seed = int(part.get("n", 64)), int(part.get("size", 32)), int(part.get("seed", 0))
+    out = work_dir / f"synthetic_n{n}_s{size}_seed{seed}"
+    if not out.exists():
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        make_synthetic_images(tmp, n=n, size=size, seed=seed)
+        os.replace(tmp, out)
+    return out, image_folder_files(out)
+
+
 PART_READERS: dict[str, Callable[[Mapping[str, Any], Path], tuple[Path, list[str]]]] = {
     "imagenet_val": _imagenet_val,
     "broden": _broden,
     "cifar100_test": _cifar100_test,
     "image_folder": _image_folder,
+    "synthetic": _synthetic,
 }
 
 
