@@ -129,13 +129,13 @@ def test_broden_download_masks_and_order(tmp_path, http_server):
         "url": f"{http_server.url}/data/broden1_224.zip",
         "sha256": hashlib.sha256(data).hexdigest(),
     }
-    index, _, _ = _build(tmp_path, [part])
+    index, _, _ = _build(tmp_path, [{**part, "include_masks": True}])
     expected = [os.path.relpath(p, root) for p, _ in ImageFolder(str(root)).samples]
     assert len(expected) == 6
     assert index["sample_id"].tolist() == [f"broden/{p}" for p in expected]
     assert (tmp_path / "out" / "broden1_224.zip").exists()
 
-    index, _, _ = _build(tmp_path, [{**part, "include_masks": False}])
+    index, _, _ = _build(tmp_path, [part])  # default: photos only, as the published labels
     assert len(index) == 4 and all(p.endswith(".jpg") for p in index["path"])
     assert len(http_server.requests) == 1  # zip reused, not fetched again
 

@@ -9,10 +9,11 @@ indices match theirs.
 Part kinds (``parts`` entries of ``config["probes"][probe]``):
 
 * ``imagenet_val {path}``: an ImageNet validation folder with one sub-folder per class.
-* ``broden {url, sha256?, include_masks=true, path?}``: the Broden zip is downloaded into
-  ``work_dir`` and unpacked; ``broden1_224/`` is indexed as an ImageFolder. With
-  ``include_masks`` the ``.png`` segmentation masks are included, as they were for the
-  authors; ``false`` keeps only the ``.jpg`` photos. ``path`` may point at an unpacked
+* ``broden {url, sha256?, include_masks=false, path?}``: the Broden zip is downloaded into
+  ``work_dir`` and unpacked; ``broden1_224/`` is indexed in ImageFolder order. By default only
+  the ``.jpg`` photos are kept: the authors' published labels index 113,305 probe images,
+  ImageNet-val's 50,000 followed by Broden's 63,305 photos. ``include_masks: true`` also
+  indexes the ``.png`` segmentation masks. ``path`` may point at an unpacked
   ``broden1_224`` folder instead of downloading.
 * ``cifar100_test {url?, sha256?}``: the CIFAR-100 python tarball; the test images are written
   as PNGs in dataset order.
@@ -139,7 +140,7 @@ def _broden(part: Mapping[str, Any], work_dir: Path) -> tuple[Path, list[str]]:
         unpacked = _unpack(archive, work_dir / "broden", _unzip)
         candidates = [p for p in unpacked.rglob("broden1_224") if p.is_dir()]
         root = candidates[0] if candidates else unpacked
-    extensions = IMG_EXTENSIONS if part.get("include_masks", True) else (".jpg", ".jpeg")
+    extensions = IMG_EXTENSIONS if part.get("include_masks", False) else (".jpg", ".jpeg")
     return root, image_folder_files(root, extensions)
 
 
