@@ -289,3 +289,16 @@ def test_paper_transform_is_the_authors():
     torch.testing.assert_close(ours, authors)
     native = build_transform(_spec(TIMM_VIT, preprocessing="native"), load_model(spec))(image)
     assert native.shape[0] == 3
+
+
+def test_authors_clip_layer_names_on_a_bare_clip_vision_model():
+    config = {**HF_VIT["hf_config"], "model_type": "clip_vision_model"}
+    names = ["vision_model.encoder.layers[0]", "vision_model.encoder.layers[2]"]
+    spec = _spec(HF_VIT, hf_config=config, layers=names)
+    model = load_model(spec)
+    assert type(model).__name__ == "CLIPVisionModel"
+    x = torch.randn(2, 3, 32, 32)
+    got = list(ActivationExtractor(model, spec)(x).values())
+    refs = reference_hf(model, x)
+    torch.testing.assert_close(got[0], refs[0])
+    torch.testing.assert_close(got[1], refs[2])

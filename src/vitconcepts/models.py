@@ -323,12 +323,28 @@ def _layer_aliases(name: str, prefix: str) -> list[str]:
     return list(dict.fromkeys(aliases))
 
 
+def _unique_suffix_match(spellings: Sequence[str], modules: set[str]) -> str | None:
+    """The one module whose path equals a spelling up to leading wrapper components.
+
+    E.g. ``vision_model.encoder.layers.1`` (CLIPForImageClassification) matches
+    ``encoder.layers.1`` of a bare CLIPVisionModel; ambiguous matches give None.
+    """
+    hits = {
+        module
+        for module in modules
+        for spelling in spellings
+        if module.endswith("." + spelling) or spelling.endswith("." + module)
+    }
+    return hits.pop() if len(hits) == 1 else None
+
+
 def validate_layers(spec: ModelSpec, model: nn.Module) -> list[str]:
     """Module paths of ``spec``'s layers in ``model``; ConfigError for names that do not exist.
 
     A name with or without the transformers base-model prefix (``vit.encoder.layer.0`` vs
-    ``encoder.layer.0``), and the pre-5.0 transformers spelling ``encoder.layer.i`` for the
-    current ``layers.i``, are accepted and mapped to the module the model has.
+    ``encoder.layer.0``), the pre-5.0 transformers spelling ``encoder.layer.i`` for the
+    current ``layers.i``, and names that differ only by leading wrapper modules (when that
+    match is unique) are accepted and mapped to the module the model has.
     """
     if spec.layers is None:
         return default_layers(spec, model)
@@ -337,7 +353,10 @@ def validate_layers(spec: ModelSpec, model: nn.Module) -> list[str]:
     resolved, bad = [], []
     for name in spec.layers:
         name = normalise_layer_name(name)
-        found = next((c for c in _layer_aliases(name, prefix) if c in modules), None)
+        spellings = _layer_aliases(name, prefix)
+        found = next((c for c in spellings if c in modules), None) or _unique_suffix_match(
+            spellings, modules
+        )
         if found is None:
             bad.append(name)
         else:
