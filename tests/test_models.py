@@ -76,10 +76,11 @@ def reference_timm_vit(model, x: torch.Tensor) -> list[torch.Tensor]:
 
 
 def reference_timm_resnet(model, x: torch.Tensor) -> list[torch.Tensor]:
-    """Spatial mean of the stem output and of each stage, running the ResNet by hand."""
+    """Spatial mean of the stem convolution and of each stage, running the ResNet by hand."""
     with torch.no_grad():
-        h = model.maxpool(model.act1(model.bn1(model.conv1(x))))
-        outs = [h.mean(dim=(2, 3))]
+        stem = model.conv1(x)
+        outs = [stem.mean(dim=(2, 3))]
+        h = model.maxpool(model.act1(model.bn1(stem)))
         for stage in (model.layer1, model.layer2, model.layer3, model.layer4):
             h = stage(h)
             outs.append(h.mean(dim=(2, 3)))
@@ -162,7 +163,7 @@ def test_timm_resnet_spatial_means():
     model = load_model(spec)
     x = torch.randn(3, 3, 32, 32)
     got = ActivationExtractor(model, spec)(x)
-    assert list(got) == ["maxpool", "layer1", "layer2", "layer3", "layer4"]
+    assert list(got) == ["conv1", "layer1", "layer2", "layer3", "layer4"]
     assert [v.shape[1] for v in got.values()] == [64, 64, 128, 256, 512]
     for out, ref in zip(got.values(), reference_timm_resnet(model, x), strict=True):
         torch.testing.assert_close(out, ref)
@@ -302,3 +303,25 @@ def test_authors_clip_layer_names_on_a_bare_clip_vision_model():
     refs = reference_hf(model, x)
     torch.testing.assert_close(got[0], refs[0])
     torch.testing.assert_close(got[1], refs[2])
+
+
+def test_hf_resnet_embedder_and_stages():
+    entry = {
+        **HF_VIT,
+        "arch": "cnn",
+        "hf_config": {
+            "model_type": "resnet",
+            "embedding_size": 8,
+            "hidden_sizes": [8, 16, 16, 32],
+            "depths": [1, 1, 1, 1],
+        },
+    }
+    spec = _spec(entry)
+    model = load_model(spec)
+    x = torch.randn(2, 3, 32, 32)
+    got = ActivationExtractor(model, spec)(x)
+    assert list(got) == ["resnet.embedder", *[f"resnet.encoder.stages.{i}" for i in range(4)]]
+    with torch.no_grad():
+        hidden = model(x, output_hidden_states=True).hidden_states  # embedder, then stages
+    for out, ref in zip(got.values(), hidden, strict=True):
+        torch.testing.assert_close(out, ref.mean(dim=(2, 3)))

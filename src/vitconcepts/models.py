@@ -272,9 +272,10 @@ def default_layers(spec: ModelSpec, model: nn.Module) -> list[str]:
 
     ViT: ``blocks.i`` (timm), ``<prefix>.encoder.layer.i`` or, since transformers 5,
     ``<prefix>.layers.i`` (HF ViT/DINOv2/ViTMAE),
-    ``vision_model.encoder.layers.i`` (HF CLIP). CNN: ``maxpool, layer1..4`` (timm ResNet:
-    the stem output, as the authors' ``resnet.embedder``), ``<prefix>.embedder,
-    <prefix>.encoder.stages.i`` (HF ResNet), ``stem, stages.i`` (other timm CNNs).
+    ``vision_model.encoder.layers.i`` (HF CLIP). CNN: ``conv1, layer1..4`` (timm ResNet: the
+    torchvision names of the authors' published resnet labels), ``<prefix>.embedder,
+    <prefix>.encoder.stages.i`` (HF ResNet, as the authors' script), ``stem, stages.i``
+    (other timm CNNs).
     """
     modules = dict(model.named_modules())
     prefix = getattr(model, "base_model_prefix", "")
@@ -290,8 +291,8 @@ def default_layers(spec: ModelSpec, model: nn.Module) -> list[str]:
             ):
                 return [f"{name}.{child}" for child, _ in module.named_children()]
     else:
-        if all(f"layer{i}" in modules for i in range(1, 5)) and "maxpool" in modules:
-            return ["maxpool", "layer1", "layer2", "layer3", "layer4"]
+        if all(f"layer{i}" in modules for i in range(1, 5)) and "conv1" in modules:
+            return ["conv1", "layer1", "layer2", "layer3", "layer4"]
         for name in modules:
             if name.endswith("encoder.stages"):
                 prefix = name[: -len("encoder.stages")]
