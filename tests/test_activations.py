@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -97,7 +98,7 @@ def test_wrong_layer_fails_before_any_work(tmp_path, probe_csv):
     assert not out.exists() and not (tmp_path / "acts.nc.partial").exists()
 
 
-def test_resume_after_interruption(tmp_path, probe_csv, monkeypatch):
+def test_resume_after_interruption(tmp_path, probe_csv, monkeypatch, caplog):
     spec = resolve_model_spec("m", TIMM_VIT)
     reference = _dump(spec, probe_csv, tmp_path / "reference.nc")
 
@@ -124,7 +125,9 @@ def test_resume_after_interruption(tmp_path, probe_csv, monkeypatch):
 
     monkeypatch.setattr(ShardedNetCDFWriter, "mark_done", original_mark_done)
     forwarded.clear()
-    _dump(spec, probe_csv, out)
+    with caplog.at_level(logging.INFO, logger="vitconcepts"):
+        _dump(spec, probe_csv, out)
+    assert "acts.nc.partial at sample 8 of 12" in caplog.text
     # one probe image to size the layers, then only the 4 samples of the last shard
     assert forwarded == [1, 4]
     for layer in (0, 1):

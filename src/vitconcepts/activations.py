@@ -10,6 +10,7 @@ finished shard and memory does not grow with the number of samples.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from .models import (
 from .ncstream import ShardedNetCDFWriter
 from .probe import ProbeDataset, load_index, load_index_meta
 from .provenance import provenance_json, sha256_file, sha256_json
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 DTYPES = ("float16", "float32")
@@ -127,6 +130,10 @@ def dump_activations(
         stream_dim="sample",
         fingerprint=fingerprint,
     )
+    if writer.start:
+        log.info("resuming %s at sample %d of %d", writer.partial_path, writer.start, n)
+    else:
+        log.info("dumping %d layers x %d samples to %s", len(layers), n, writer.partial_path)
     with writer:
         _run(
             extractor,
