@@ -212,9 +212,10 @@ def interrupt_when_partial(
 
     The job is throttled with SIGSTOP/SIGCONT (runs ``slice_s`` at a time) and inspected
     while stopped, so the interruption lands between shards however fast the machine is.
-    ``sig`` = SIGKILL: snakemake and all its descendants die at once (a node failure);
-    SIGTERM: snakemake is asked to stop and cancels its jobs (a scancel / Ctrl-C).
-    Returns the completed count seen just before the signal.
+    ``sig`` = SIGKILL: snakemake and all its descendants die at once (a node failure; the
+    stale lock needs `snakemake --unlock`). SIGTERM: only the job's processes get it, as
+    from SLURM at a time limit or scancel; snakemake sees the job fail, finishes the rest
+    (keep-going) and exits non-zero. Returns the completed count seen before the signal.
     """
     import signal
 
@@ -228,7 +229,13 @@ def interrupt_when_partial(
         try:
             for p in root.children(recursive=True):
                 try:
-                    if any(script_name in part for part in p.cmdline()):
+                    cmd = p.cmdline()
+                    # the interpreter running the rule script (not the shell around it)
+                    if (
+                        cmd
+                        and "python" in Path(cmd[0]).name
+                        and any(script_name in part for part in cmd)
+                    ):
                         found.append(p)
                 except (psutil.NoSuchProcess, psutil.ZombieProcess):
                     pass
@@ -236,6 +243,7 @@ def interrupt_when_partial(
             pass
         return found
 
+    jobs: list = []
     while True:
         if proc.poll() is not None:
             raise AssertionError(
@@ -244,7 +252,9 @@ def interrupt_when_partial(
             )
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {partial}")
-        jobs = job_procs()
+        # looking processes up is slow; do it only until the job is found (or has ended)
+        if not jobs or not all(p.is_running() for p in jobs):
+            jobs = job_procs()
         if not jobs:
             time.sleep(0.01)
             continue
@@ -253,20 +263,20 @@ def interrupt_when_partial(
                 p.suspend()
         done = read_completed(partial) if partial.exists() else None
         if done is not None and done >= min_done:
-            tree = [root, *root.children(recursive=True)]
             if sig == signal.SIGKILL:
+                tree = [root, *root.children(recursive=True)]
                 for p in tree:
                     with contextlib.suppress(psutil.NoSuchProcess):
                         p.kill()
+                proc.wait(timeout=120)
+                _wait_gone(tree)
             else:
-                # graceful: snakemake gets SIGTERM and terminates its jobs; they must be
-                # running again to receive that
-                root.send_signal(sig)
-                for p in jobs:
+                for p in jobs:  # a stopped process gets the signal once continued
                     with contextlib.suppress(psutil.NoSuchProcess):
+                        p.send_signal(sig)
                         p.resume()
-            proc.wait(timeout=120)
-            _wait_gone(tree)
+                _wait_gone(jobs)
+                proc.wait(timeout=timeout)
             return done
         for p in jobs:
             with contextlib.suppress(psutil.NoSuchProcess):
