@@ -35,6 +35,13 @@ def model_entry(wildcards):
     return config["models"][wildcards.model]
 
 
+def model_weights_entry(wildcards):
+    """The keys of a model entry that select its weights (a layer change keeps the download)."""
+    entry = model_entry(wildcards)
+    keys = ("source", "weights", "pretrained", "revision")
+    return {key: entry[key] for key in keys if key in entry}
+
+
 def clip_entry(wildcards):
     return config["clip_models"][wildcards.clip]
 

@@ -15,7 +15,7 @@ rule download_model:
         mem_mb=2000,
         runtime=60,
     params:
-        entry=model_entry,
+        entry=model_weights_entry,
     script:
         "../scripts/download_model.py"
 

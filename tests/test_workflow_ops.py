@@ -43,12 +43,6 @@ def test_rerun_of_finished_workflow_has_nothing_to_do(finished_run):
     assert planned_jobs(out) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/download.smk passes the whole model entry (layers included) as params of "
-    "download_model, so a layer change re-downloads the weights; remove this mark once its "
-    "params hold only what selects the weights",
-)
 def test_changing_a_models_layers_reruns_only_that_model(finished_run):
     cfg = tiny_config(finished_run)
     probe = cfg["probe"]
