@@ -94,7 +94,7 @@ def _which(name: str) -> bool:
     return which(name) is not None
 
 
-def _slurm_args(slurm, set_resources: list[str] = ()) -> list[str]:
+def _slurm_args(slurm, set_resources: list[str] = (), max_threads: int | None = None) -> list[str]:
     args = [
         "--profile",
         str(ROOT / "profiles" / "slurm"),
@@ -108,7 +108,7 @@ def _slurm_args(slurm, set_resources: list[str] = ()) -> list[str]:
         "--slurm-keep-successful-logs",
         # the node has few cores: cap the rules' threads (= --cpus-per-task) to fit
         "--max-threads",
-        str(slurm["cpus"]),
+        str(max_threads or slurm["cpus"]),
         "--latency-wait",
         "10",
     ]
@@ -215,8 +215,9 @@ def _tiny_targets(work: Path) -> list[str]:
 
 
 def _mem_caps(cap_mb: int) -> list[str]:
-    """--set-resources lowering any rule's mem_mb above what the test node has (a site
-    setting, like a partition: rules keep the paper's sizes)."""
+    """--set-resources lowering any rule's mem_mb above ``cap_mb``: the paper-sized requests
+    (16-32 GB) do not fit the test node, or not two at a time (a site setting, like a
+    partition: the rules keep the paper's sizes)."""
     caps = []
     for smk in sorted((ROOT / "rules").glob("*.smk")):
         text = smk.read_text()
@@ -242,13 +243,14 @@ def test_tiny_workflow_through_sbatch_equals_local(slurm, tmp_path):
         log_name="snakemake.out",
         timeout=900,
     )
-    cap = min(4000, slurm["mem_mb"])
+    cap = min(4000, slurm["mem_mb"] // 2)
     proc = run_snakemake(
         cluster,
+        *targets,  # before the options: --set-resources takes all values that follow
         "--configfile",
         TINY_CONFIG,
-        *_slurm_args(slurm, _mem_caps(cap)),
-        *targets,
+        # two jobs at a time on the node: half its cores and at most half its memory each
+        *_slurm_args(slurm, _mem_caps(cap), max_threads=max(1, slurm["cpus"] // 2)),
         env=_slurm_env(slurm),
         log_name="snakemake.out",
         timeout=1200,
