@@ -150,7 +150,7 @@ def run_child(mode: str, index: Path, args: argparse.Namespace, trace: bool = Fa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="N (memory runs use N and 4N)")
-    parser.add_argument("--time-n", type=int, default=None, help="images for the time runs")
+    parser.add_argument("--only", choices=["all", "memory", "time"], default="all")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--shard-size", type=int, default=256)
@@ -169,43 +169,50 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.work) as work:
         args.work = work
         small = make_probe(Path(work) / "n", args.n, args.image_size)
-        large = make_probe(Path(work) / "4n", 4 * args.n, args.image_size)
         print(
             f"model: 12-block ViT-Tiny (192 units/layer), input {args.image_size}px, "
             f"batch {args.batch_size}, shard {args.shard_size}, {args.threads} threads"
         )
-        mem_small = run_child("dump", small, args, trace=True)
-        mem_large = run_child("dump", large, args, trace=True)
-        for label, run in ((f" N={args.n}", mem_small), (f"4N={4 * args.n}", mem_large)):
-            print(
-                f"peak RSS {label}: {run['peak_rss_mb']:.1f} MB (dump's own increment over "
-                f"the warmed-up process: {run['peak_rss_mb'] - run['rss_before_mb']:.1f} MB; "
-                f"Python-heap peak {run['python_peak_mb']:.1f} MB; {run['seconds']:.1f} s)"
-            )
-        increment = [r["peak_rss_mb"] - r["rss_before_mb"] for r in (mem_small, mem_large)]
-        print(
-            f"RSS ratio 4N/N: {mem_large['peak_rss_mb'] / mem_small['peak_rss_mb']:.3f} "
-            f"(increments {increment[1]:.1f} vs {increment[0]:.1f} MB; keeping the activations "
-            f"of the 3N extra samples in memory would add {3 * args.n * 12 * 192 * 4 / 2**20:.1f}"
-            " MB)"
-        )
+        if args.only in ("all", "memory"):
+            report_memory(small, make_probe(Path(work) / "4n", 4 * args.n, args.image_size), args)
+        if args.only in ("all", "time"):
+            report_time(small, args)
 
-        timed = small
-        if args.time_n:
-            timed = make_probe(Path(work) / "t", args.time_n, args.image_size)
-        runs: dict[str, list[dict]] = {"bare": [], "dump": []}
-        for _ in range(args.repeats):  # interleaved, to share the machine's load fairly
-            for mode in runs:
-                runs[mode].append(run_child(mode, timed, args))
-        for key, what in (("seconds", "wall"), ("cpu_seconds", "CPU (all threads)")):
-            bare = min(r[key] for r in runs["bare"])
-            dump = min(r[key] for r in runs["dump"])
-            listed = {m: ", ".join(f"{r[key]:.2f}" for r in rs) for m, rs in runs.items()}
-            print(
-                f"{what} time: bare forward {bare:.2f} s, dump_activations {dump:.2f} s, "
-                f"ratio {dump / bare:.3f} (target <= 1.15; runs bare {listed['bare']}; "
-                f"dump {listed['dump']})"
-            )
+
+def report_memory(small: Path, large: Path, args: argparse.Namespace) -> None:
+    """Peak RSS of dumps over N and 4N images."""
+    mem_small = run_child("dump", small, args, trace=True)
+    mem_large = run_child("dump", large, args, trace=True)
+    for label, run in ((f" N={args.n}", mem_small), (f"4N={4 * args.n}", mem_large)):
+        print(
+            f"peak RSS {label}: {run['peak_rss_mb']:.1f} MB (dump's own increment over "
+            f"the warmed-up process: {run['peak_rss_mb'] - run['rss_before_mb']:.1f} MB; "
+            f"Python-heap peak {run['python_peak_mb']:.1f} MB; {run['seconds']:.1f} s)"
+        )
+    increment = [r["peak_rss_mb"] - r["rss_before_mb"] for r in (mem_small, mem_large)]
+    print(
+        f"RSS ratio 4N/N: {mem_large['peak_rss_mb'] / mem_small['peak_rss_mb']:.3f} "
+        f"(increments {increment[1]:.1f} vs {increment[0]:.1f} MB; keeping the activations "
+        f"of the 3N extra samples in memory would add {3 * args.n * 12 * 192 * 4 / 2**20:.1f}"
+        " MB)"
+    )
+
+
+def report_time(timed: Path, args: argparse.Namespace) -> None:
+    """Wall and CPU time of dump_activations vs a bare forward pass over the same images."""
+    runs: dict[str, list[dict]] = {"bare": [], "dump": []}
+    for _ in range(args.repeats):  # interleaved, to share the machine's load fairly
+        for mode in runs:
+            runs[mode].append(run_child(mode, timed, args))
+    for key, what in (("seconds", "wall"), ("cpu_seconds", "CPU (all threads)")):
+        bare = min(r[key] for r in runs["bare"])
+        dump = min(r[key] for r in runs["dump"])
+        listed = {m: ", ".join(f"{r[key]:.2f}" for r in rs) for m, rs in runs.items()}
+        print(
+            f"{what} time: bare forward {bare:.2f} s, dump_activations {dump:.2f} s, "
+            f"ratio {dump / bare:.3f} (target <= 1.15; runs bare {listed['bare']}; "
+            f"dump {listed['dump']})"
+        )
 
 
 if __name__ == "__main__":
