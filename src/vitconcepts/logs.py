@@ -9,6 +9,11 @@ Usage in a rule script::
 
 Errors a user can fix (:class:`~vitconcepts.errors.VitconceptsError`) are written as one
 paragraph to the log and to the console, without a traceback, and the job exits non-zero.
+
+On success every output file that does not carry its own provenance (NetCDF files hold it as
+an attr, label CSVs get a richer sidecar from ``label_units``) gets a
+``<output>.provenance.json`` sidecar: rule, wildcards, params (the config entries used),
+and the sha256 of each input file (its size alone above 256 MB).
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from .errors import VitconceptsError
+from .provenance import sha256_file, write_sidecar
+
+HASH_LIMIT = 256 * 1024 * 1024
 
 
 @contextlib.contextmanager
@@ -34,10 +44,12 @@ def rule_log(smk: Any) -> Iterator[logging.Logger]:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     redirect = contextlib.ExitStack() if handle is None else _redirected(handle)
+    started = time.time()
     try:
         with redirect:
             logger.info("rule %s: start", getattr(smk, "rule", "?"))
             yield logger
+            write_rule_provenance(smk, since=started)
             logger.info("rule %s: done", getattr(smk, "rule", "?"))
     except VitconceptsError as error:
         message = f"vitconcepts error in rule {getattr(smk, 'rule', '?')}: {error}"
@@ -55,3 +67,49 @@ def rule_log(smk: Any) -> Iterator[logging.Logger]:
 def _redirected(handle: Any) -> Iterator[None]:
     with contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
         yield
+
+
+def _fresh(path: Path, since: float) -> bool:
+    return path.exists() and path.stat().st_mtime >= since
+
+
+def _input_fingerprints(paths: list[str]) -> dict[str, str]:
+    fingerprints = {}
+    for path in map(Path, paths):
+        if path.is_file():
+            size = path.stat().st_size
+            fingerprints[str(path)] = (
+                f"sha256:{sha256_file(path)}" if size <= HASH_LIMIT else f"bytes:{size}"
+            )
+        elif path.is_dir() and (path / "manifest.json").is_file():
+            fingerprints[str(path)] = f"manifest sha256:{sha256_file(path / 'manifest.json')}"
+    return fingerprints
+
+
+def write_rule_provenance(smk: Any, since: float = 0.0) -> list[Path]:
+    """Write sidecars for the outputs of ``smk`` that carry no provenance of their own.
+
+    A sidecar the job itself wrote (modified at or after ``since``) is kept; an older one,
+    left by an earlier run of the rule, is replaced.
+    """
+    written = []
+    outputs = [Path(p) for p in smk.output]
+    pending = [
+        p
+        for p in outputs
+        if p.is_file()
+        and p.suffix != ".nc"
+        and not _fresh(Path(str(p) + ".provenance.json"), since)
+    ]
+    if not pending:
+        return written
+    params = dict(smk.params.items())
+    record = {
+        "rule": getattr(smk, "rule", None),
+        "wildcards": dict(smk.wildcards.items()),
+        "params": params,
+        "inputs": _input_fingerprints([str(p) for p in smk.input]),
+    }
+    for path in pending:
+        written.append(write_sidecar(path, **record))
+    return written

@@ -1,0 +1,75 @@
+"""rule_log: logs, one-paragraph user errors, and provenance sidecars for every output."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from vitconcepts.errors import ConfigError
+from vitconcepts.logs import rule_log
+
+
+class Items(dict):
+    """Stands in for Snakemake's Namedlist: supports .items() and iteration over values."""
+
+    def __iter__(self):
+        return iter(self.values())
+
+
+def fake_job(tmp_path, outputs, inputs=()):
+    return SimpleNamespace(
+        rule="demo",
+        log=[str(tmp_path / "demo.log")],
+        output=[str(tmp_path / name) for name in outputs],
+        input=Items({f"in{i}": str(p) for i, p in enumerate(inputs)}),
+        params=Items({"entry": {"kind": "wordfreq", "n": 3}}),
+        wildcards=Items({"model": "vit"}),
+    )
+
+
+def test_output_gets_sidecar_with_inputs_and_params(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("red\ngreen\n")
+    job = fake_job(tmp_path, ["out.csv", "out.nc"], [source])
+    with rule_log(job):
+        print("to the log")
+        (tmp_path / "out.csv").write_text("a\n1\n")
+        (tmp_path / "out.nc").write_bytes(b"netcdf carries its own attrs")
+    sidecar = json.loads((tmp_path / "out.csv.provenance.json").read_text())
+    assert sidecar["rule"] == "demo" and sidecar["wildcards"] == {"model": "vit"}
+    assert sidecar["params"]["entry"] == {"kind": "wordfreq", "n": 3}
+    assert sidecar["inputs"][str(source)].startswith("sha256:")
+    assert "torch" in sidecar["packages"]
+    assert not (tmp_path / "out.nc.provenance.json").exists()
+    log = (tmp_path / "demo.log").read_text()
+    assert "to the log" in log and "rule demo: done" in log
+
+
+def test_stale_sidecar_is_replaced_but_fresh_one_kept(tmp_path):
+    stale = tmp_path / "old.csv.provenance.json"
+    stale.write_text('{"stale": true}')
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    job = fake_job(tmp_path, ["old.csv", "own.csv"])
+    with rule_log(job):
+        (tmp_path / "old.csv").write_text("x\n")
+        (tmp_path / "own.csv").write_text("y\n")
+        (tmp_path / "own.csv.provenance.json").write_text('{"own": true}')
+    assert "stale" not in json.loads(stale.read_text())
+    assert json.loads((tmp_path / "own.csv.provenance.json").read_text()) == {"own": True}
+
+
+def test_user_error_is_one_paragraph_on_console_and_log(tmp_path, capfd):
+    job = fake_job(tmp_path, ["out.csv"])
+    with pytest.raises(SystemExit) as info:
+        with rule_log(job):
+            raise ConfigError("Config key `models.x.source` is 'keras'.", "use timm.")
+    assert info.value.code == 1
+    console = capfd.readouterr().err
+    assert "models.x.source" in console and "Traceback" not in console
+    assert "Fix: use timm." in (tmp_path / "demo.log").read_text()
+    assert not (tmp_path / "out.csv.provenance.json").exists()
