@@ -51,8 +51,11 @@ def _interrupt_and_resume(tmp_path, rule: str, partial_of, sig) -> tuple:
     model = next(iter(cfg["models"]))
     targets = label_targets(work)
     partial = work / partial_of(probe, model)
+    # Only this model's jobs run in the interrupted run: with two dump (or label) jobs at a
+    # time, the throttled job could be another model's while this one finished unobserved.
+    own_target = f"results/labels/{probe}/{model}.csv"
     proc = start_snakemake(
-        work, "--configfile", TINY_CONFIG, "--cores", "2", *targets, log_name="interrupted.out"
+        work, "--configfile", TINY_CONFIG, "--cores", "2", own_target, log_name="interrupted.out"
     )
     try:
         done = interrupt_when_partial(proc, partial, f"{rule}.py", sig)
