@@ -415,3 +415,18 @@ def test_label_units_resumes_finished_layers(tmp_path, monkeypatch):
     calls.clear()
     run_label(inputs, tmp_path / "out2", params=PARAMS | {"top_k": 12})
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("method", ["soft_wpmi", "wpmi"])
+def test_embedding_similarity_equals_dense_matrix(method):
+    """label_units' lazy similarity (rows on demand) gives the dense path's scores."""
+    from vitconcepts.labeling import METHODS, EmbeddingSimilarity
+
+    gen = torch.Generator().manual_seed(7)
+    images = torch.nn.functional.normalize(torch.randn(300, 16, generator=gen), dim=1)
+    concepts = torch.nn.functional.normalize(torch.randn(90, 16, generator=gen), dim=1)
+    activations = torch.randn(300, 24, generator=gen)
+    lazy = METHODS[method](EmbeddingSimilarity(images, concepts), activations, top_k=10)
+    dense = METHODS[method](images @ concepts.T, activations, top_k=10)
+    torch.testing.assert_close(lazy, dense, rtol=1e-5, atol=1e-5)
+    assert torch.equal(lazy.argmax(dim=1), dense.argmax(dim=1))
