@@ -6,7 +6,7 @@ rule write_generated_tex:
     benchmark:
         "results/benchmarks/write_generated_tex.tsv"
     conda:
-        "../envs/analysis.yaml"
+        "../envs/latex.yaml"
     threads: 1
     resources:
         mem_mb=1000,

@@ -97,7 +97,6 @@ def test_default_profile_holds_no_site_settings(monkeypatch):
     assert not (set(parsed) & forbidden), sorted(set(parsed) & forbidden)
     assert not [k for k in parsed if k.startswith("slurm-")]
     assert parsed.get("rerun-incomplete") in (True, "True")
-    assert parsed.get("conda-not-block-search-path-envvars") in (True, "True")
 
 
 def test_slurm_profile_without_env_adds_no_site_values(monkeypatch):
