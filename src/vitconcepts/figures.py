@@ -261,32 +261,50 @@ def plot_category_shares_vit_mean(
     return data
 
 
+def _in_model_order(data: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
+    """Rows sorted by the given model order, then layer."""
+    order = data["model"].map({m: i for i, m in enumerate(models)})
+    return (
+        data.assign(_o=order).sort_values(["_o", "layer"]).drop(columns="_o").reset_index(drop=True)
+    )
+
+
+def _plot_line_per_model(
+    data: pd.DataFrame,
+    models: Sequence[str],
+    value: str,
+    ylabel: str,
+    out_pdf: PathLike,
+    from_zero: bool = False,
+) -> None:
+    """One line of ``value`` over layers per model, in the models' fixed colours."""
+    with style.style_context():
+        fig, ax = style.plt.subplots(figsize=(4.2, 2.7), layout="constrained")
+        for m in models:
+            d = data[data["model"] == m]
+            ax.plot(
+                d["layer"],
+                d[value],
+                marker="o",
+                color=style.model_color(m),
+                label=style.model_name(m),
+            )
+        _layer_axis(ax, data["layer"].unique())
+        ax.set_ylabel(ylabel)
+        if from_zero:
+            ax.set_ylim(bottom=0)
+        ax.legend(loc="best")
+        style.save_figure(fig, out_pdf)
+
+
 def plot_concepts_per_layer(
     concepts_csv: PathLike, models: Sequence[str], out_pdf: PathLike
 ) -> pd.DataFrame:
     """Paper Fig. 2: number of unique concepts per layer, one line per model."""
     df = _read_csv(concepts_csv, CONCEPTS_COLUMNS, "concepts per layer")
     present = _present_models(df, models, str(concepts_csv), "concepts_per_layer")
-    data = df[df["model"].isin(present)][list(CONCEPTS_COLUMNS)]
-    data = data.assign(_o=data["model"].map({m: i for i, m in enumerate(present)}))
-    data = data.sort_values(["_o", "layer"]).drop(columns="_o").reset_index(drop=True)
-
-    with style.style_context():
-        fig, ax = style.plt.subplots(figsize=(4.2, 2.7), layout="constrained")
-        for m in present:
-            d = data[data["model"] == m]
-            ax.plot(
-                d["layer"],
-                d["n_concepts"],
-                marker="o",
-                color=style.model_color(m),
-                label=style.model_name(m),
-            )
-        _layer_axis(ax, data["layer"].unique())
-        ax.set_ylabel("unique concepts")
-        ax.set_ylim(bottom=0)
-        ax.legend(loc="best")
-        style.save_figure(fig, out_pdf)
+    data = _in_model_order(df[df["model"].isin(present)][list(CONCEPTS_COLUMNS)], present)
+    _plot_line_per_model(data, present, "n_concepts", "unique concepts", out_pdf, from_zero=True)
     _write_source(data, out_pdf, [concepts_csv])
     return data
 
@@ -493,25 +511,9 @@ def plot_image_complexity(
     df = _read_many(complexity_csvs, COMPLEXITY_COLUMNS, "image complexity")
     present = _present_models(df, models, "the image complexity CSV(s)", "image_complexity")
     cols = [c for c in ("model", "layer", "complexity", "n_images") if c in df.columns]
-    data = df[df["model"].isin(present)][cols]
-    data = data.assign(_o=data["model"].map({m: i for i, m in enumerate(present)}))
-    data = data.sort_values(["_o", "layer"]).drop(columns="_o").reset_index(drop=True)
-
-    with style.style_context():
-        fig, ax = style.plt.subplots(figsize=(4.2, 2.7), layout="constrained")
-        for m in present:
-            d = data[data["model"] == m]
-            ax.plot(
-                d["layer"],
-                d["complexity"],
-                marker="o",
-                color=style.model_color(m),
-                label=style.model_name(m),
-            )
-        _layer_axis(ax, data["layer"].unique())
-        ax.set_ylabel(COMPLEXITY_LABELS.get(measure or "", "mean image complexity"))
-        ax.legend(loc="best")
-        style.save_figure(fig, out_pdf)
+    data = _in_model_order(df[df["model"].isin(present)][cols], present)
+    ylabel = COMPLEXITY_LABELS.get(measure or "", "mean image complexity")
+    _plot_line_per_model(data, present, "complexity", ylabel, out_pdf)
     _write_source(data, out_pdf, [])
     return data
 

@@ -19,18 +19,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from . import categories  # noqa: E402
+
 #: Category names in the order of the authors' curated map; also the stacking/legend order.
-CATEGORIES: tuple[str, ...] = (
-    "colors",
-    "textures and materials",
-    "natural elements and organisms",
-    "objects and machines",
-    "places and buildings",
-    "activities",
-    "names",
-    "abstract",
-    "unknown",
-)
+CATEGORIES = categories.CATEGORIES
 
 #: Paul Tol "muted" (colour-blind safe); pale grey marks `unknown`.
 CATEGORY_COLORS: dict[str, str] = {
