@@ -140,3 +140,21 @@ def test_non_streamed_variables_and_other_stream_dim(tmp_path):
     with xr.open_dataset(out) as ds:
         assert list(ds["concept"].values) == list(concepts)
         np.testing.assert_array_equal(ds["embedding"].values, emb)
+
+
+def test_progress_file_follows_mark_done_and_goes_with_finalize(tmp_path):
+    out = tmp_path / "p.nc"
+    data = _data()
+    writer = _make(out)
+    assert not writer.progress_path.exists()
+    writer.write("activations", 0, data[:, :, :4])
+    writer.mark_done(4)
+    assert writer.progress_path.read_text() == "4 10\n"
+    writer.close()
+    assert _make(out).progress_path.read_text() == "4 10\n"  # resumed: still valid
+    writer = _make(out, fingerprint="other")  # started over: stale progress removed
+    assert writer.start == 0 and not writer.progress_path.exists()
+    writer.write("activations", 0, data)
+    writer.mark_done(10)
+    writer.finalize()
+    assert out.exists() and not writer.progress_path.exists()

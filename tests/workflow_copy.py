@@ -192,15 +192,13 @@ def planned_jobs(output: str) -> list[tuple[str, str]]:
 
 
 def read_completed(partial: Path) -> int | None:
-    """The `completed` count recorded in a ShardedNetCDFWriter partial file (None if it
-    cannot be read right now). Needs HDF5_USE_FILE_LOCKING=FALSE: the writer holds it."""
-    os.environ["HDF5_USE_FILE_LOCKING"] = "FALSE"
-    import netCDF4
-
+    """The finished-entry count of a ShardedNetCDFWriter partial file, from the
+    ``<partial>.progress`` file it rewrites after every shard (None while there is none).
+    Reading the HDF5 file itself while its writer has it open is not reliable."""
+    progress = Path(str(partial) + ".progress")
     try:
-        with netCDF4.Dataset(partial, "r") as ds:
-            return int(getattr(ds, "completed", 0))
-    except Exception:
+        return int(progress.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
         return None
 
 

@@ -86,6 +86,9 @@ class ShardedNetCDFWriter:
     ) -> None:
         self.out_path = Path(out_path)
         self.partial_path = Path(str(self.out_path) + ".partial")
+        #: ``"<completed> <size>"``, rewritten after every shard: progress a monitor (or a
+        #: test) can read without opening the HDF5 file while it is being written.
+        self.progress_path = Path(str(self.partial_path) + ".progress")
         self.dims = {name: int(size) for name, size in dims.items()}
         if stream_dim not in self.dims:
             raise ValueError(f"stream_dim {stream_dim!r} is not one of the dims {list(dims)}")
@@ -116,6 +119,7 @@ class ShardedNetCDFWriter:
             ds = netCDF4.Dataset(self.partial_path, "a")
         except OSError:
             self.partial_path.unlink()
+            self.progress_path.unlink(missing_ok=True)
             return 0
         try:
             same = (
@@ -133,6 +137,7 @@ class ShardedNetCDFWriter:
         if not same:
             ds.close()
             self.partial_path.unlink()
+            self.progress_path.unlink(missing_ok=True)
             return 0
         self._ds = ds
         return completed
@@ -245,6 +250,9 @@ class ShardedNetCDFWriter:
             raise IndexError(f"mark_done({upto}) outside {self.stream_dim} of {self.size}")
         ds.setncattr(COMPLETED_ATTR, int(upto))
         ds.sync()
+        tmp = self.progress_path.with_name(self.progress_path.name + ".tmp")
+        tmp.write_text(f"{int(upto)} {self.size}\n")
+        os.replace(tmp, self.progress_path)
 
     def finalize(self, attrs: Mapping[str, Any] | None = None) -> Path:
         """Store global ``attrs``, close and atomically rename to ``out_path``; return it."""
@@ -263,6 +271,7 @@ class ShardedNetCDFWriter:
         ds.close()
         self._ds = None
         os.replace(self.partial_path, self.out_path)
+        self.progress_path.unlink(missing_ok=True)
         return self.out_path
 
     def close(self) -> None:
