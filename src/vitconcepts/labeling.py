@@ -282,6 +282,34 @@ def _tile_workers(device: torch.device) -> Iterator[_TilePool]:
 # --------------------------------------------------------------------------------------------
 
 
+def _top_k_setup(
+    similarity: Tensor,
+    activations: Tensor,
+    top_k: int,
+    a: float,
+    device: DeviceLike,
+    block_units: int | None,
+) -> tuple[torch.device, torch.dtype, Tensor, Tensor, Tensor, int, int]:
+    """Shared start of the top-k methods: device, dtype, each unit's top-k images as indices
+    ``inv [U, k]`` into the sorted unique images ``uniq``, the softmax normaliser ``lse`` of
+    those rows, and the unit block / concept chunk sizes."""
+    _check_inputs(similarity, activations)
+    dev = torch.device(device) if device is not None else similarity.device
+    dtype = torch.float64 if similarity.dtype == torch.float64 else torch.float32
+    inds = top_image_indices(activations.to(dev), top_k)  # [U, k]
+    uniq, inv = torch.unique(inds, sorted=True, return_inverse=True)
+    lse = _row_logsumexp(similarity, uniq, a, dev, dtype)
+    b_units, chunk = _plan_blocks(
+        activations.shape[1],
+        similarity.shape[1],
+        len(uniq),
+        torch.finfo(dtype).bits // 8,
+        dev,
+        block_units,
+    )
+    return dev, dtype, uniq, inv, lse, b_units, chunk
+
+
 def soft_wpmi(
     similarity: Tensor,
     activations: Tensor,
@@ -300,9 +328,6 @@ def soft_wpmi(
     result lives; inputs may live elsewhere. ``block_units`` overrides the memory-derived
     unit block (the result does not depend on it beyond rounding).
     """
-    _check_inputs(similarity, activations)
-    dev = torch.device(device) if device is not None else similarity.device
-    dtype = torch.float64 if similarity.dtype == torch.float64 else torch.float32
     p = p_start - torch.arange(top_k, dtype=torch.float64) / top_k * (p_start - p_end)
     c = 1.0 - p + min_prob
     if not (torch.all(p > 0) and torch.all(c > 0)):
@@ -314,15 +339,11 @@ def soft_wpmi(
     log_c_sum = float(torch.log(c).sum())
     r_max = max(r)
 
-    n_images, n_concepts = similarity.shape
-    n_units = activations.shape[1]
-    inds = top_image_indices(activations.to(dev), top_k)  # [U, k]
-    uniq, inv = torch.unique(inds, sorted=True, return_inverse=True)  # inv: [U, k] into uniq
-    inv_t = inv.T.contiguous()  # [k, U]: rank-major, so each rank's indices are contiguous
-    lse = _row_logsumexp(similarity, uniq, a, dev, dtype)
-    b_units, chunk = _plan_blocks(
-        n_units, n_concepts, len(uniq), torch.finfo(dtype).bits // 8, dev, block_units
+    dev, dtype, uniq, inv, lse, b_units, chunk = _top_k_setup(
+        similarity, activations, top_k, a, device, block_units
     )
+    n_units, n_concepts = activations.shape[1], similarity.shape[1]
+    inv_t = inv.T.contiguous()  # [k, U]: rank-major, so each rank's indices are contiguous
     # product groups stay below this bound, far from overflow
     log_limit = math.log(1e30 if dtype == torch.float32 else 1e300)
 
@@ -375,17 +396,10 @@ def wpmi(
     ``log p(c|u) = sum_{i<top_k} log(P[I_u[i], c] + min_prob)`` with ``P`` the row softmax of
     ``a * similarity``; ``score = log p(c|u) - lam * (logsumexp_u log p(c|u) - log U)``.
     """
-    _check_inputs(similarity, activations)
-    dev = torch.device(device) if device is not None else similarity.device
-    dtype = torch.float64 if similarity.dtype == torch.float64 else torch.float32
-    n_images, n_concepts = similarity.shape
-    n_units = activations.shape[1]
-    inds = top_image_indices(activations.to(dev), top_k)
-    uniq, inv = torch.unique(inds, sorted=True, return_inverse=True)
-    lse = _row_logsumexp(similarity, uniq, a, dev, dtype)
-    b_units, chunk = _plan_blocks(
-        n_units, n_concepts, len(uniq), torch.finfo(dtype).bits // 8, dev, block_units
+    dev, dtype, uniq, inv, lse, b_units, chunk = _top_k_setup(
+        similarity, activations, top_k, a, device, block_units
     )
+    n_units, n_concepts = activations.shape[1], similarity.shape[1]
     out = torch.empty(n_units, n_concepts, dtype=dtype, device=dev)
     for c0, c1 in _blocks(n_concepts, chunk):
         log_probs = _softmax_chunk(similarity, uniq, lse, a, c0, c1, dev, dtype)
