@@ -1,7 +1,6 @@
 """Rule concept_set: the concept list, one concept a line."""
 
 from vitconcepts.concepts import build_concept_set
-
 from vitconcepts.logs import rule_log
 
 with rule_log(snakemake):

@@ -1,7 +1,6 @@
 """Rule download_clip: CLIP weights into resources/clip/{clip}/ with sha256s."""
 
 from vitconcepts.clip import download_clip
-
 from vitconcepts.logs import rule_log
 
 with rule_log(snakemake):

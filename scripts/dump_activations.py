@@ -3,9 +3,8 @@
 from pathlib import Path
 
 from vitconcepts.activations import dump_activations
-from vitconcepts.models import resolve_model_spec
-
 from vitconcepts.logs import rule_log
+from vitconcepts.models import resolve_model_spec
 
 options = snakemake.params.dump
 with rule_log(snakemake):

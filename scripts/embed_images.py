@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from vitconcepts.clip import embed_images
-
 from vitconcepts.logs import rule_log
 
 with rule_log(snakemake):

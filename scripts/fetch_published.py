@@ -1,8 +1,7 @@
 """Rules fetch_published_labels, fetch_category_map: the authors' published files."""
 
-from vitconcepts.published import fetch_published
-
 from vitconcepts.logs import rule_log
+from vitconcepts.published import fetch_published
 
 entry = snakemake.params.entry
 with rule_log(snakemake):

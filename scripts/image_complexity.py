@@ -1,7 +1,6 @@
 """Rule image_complexity: mean complexity of the top-activating images per layer."""
 
 from vitconcepts.complexity import image_complexity
-
 from vitconcepts.logs import rule_log
 
 with rule_log(snakemake):

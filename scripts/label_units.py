@@ -1,7 +1,6 @@
 """Rule label_units: CLIP-Dissect labels (best concept, score, top images) for every unit."""
 
 from vitconcepts.labeling import label_units
-
 from vitconcepts.logs import rule_log
 
 options = snakemake.params.labeling

@@ -1,4 +1,4 @@
-"""Rule plot_appendix: paper/figures/appendix_{model}.pdf (+ png, + source csv)."""
+"""Rule plot_appendix: one paper figure (PDF, PNG and its source CSV)."""
 
 from vitconcepts.figures import plot_appendix
 from vitconcepts.logs import rule_log

@@ -1,4 +1,4 @@
-"""Rule plot_category_shares_resnet: paper/figures/category_shares_resnet.pdf (+ png, + source csv)."""
+"""Rule plot_category_shares_resnet: one paper figure (PDF, PNG and its source CSV)."""
 
 from vitconcepts.figures import plot_category_shares_resnet
 from vitconcepts.logs import rule_log

@@ -1,4 +1,4 @@
-"""Rule plot_category_shares_vit_mean: paper/figures/category_shares_vit_mean.pdf (+ png, + source csv)."""
+"""Rule plot_category_shares_vit_mean: one paper figure (PDF, PNG and its source CSV)."""
 
 from vitconcepts.figures import plot_category_shares_vit_mean
 from vitconcepts.logs import rule_log

@@ -1,4 +1,4 @@
-"""Rule plot_example_units: paper/figures/example_units.pdf (+ png, + source csv)."""
+"""Rule plot_example_units: one paper figure (PDF, PNG and its source CSV)."""
 
 from vitconcepts.figures import plot_example_units
 from vitconcepts.logs import rule_log

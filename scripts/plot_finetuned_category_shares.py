@@ -1,4 +1,4 @@
-"""Rule plot_finetuned_category_shares: paper/figures/finetuned_category_shares.pdf (+ png, + source csv)."""
+"""Rule plot_finetuned_category_shares: one paper figure (PDF, PNG and its source CSV)."""
 
 from vitconcepts.figures import plot_finetuned_category_shares
 from vitconcepts.logs import rule_log

@@ -1,4 +1,4 @@
-"""Rule plot_finetuned_concepts_per_layer: paper/figures/finetuned_concepts_per_layer.pdf (+ png, + source csv)."""
+"""Rule plot_finetuned_concepts_per_layer: one paper figure (PDF, PNG and its source CSV)."""
 
 from vitconcepts.figures import plot_finetuned_concepts_per_layer
 from vitconcepts.logs import rule_log

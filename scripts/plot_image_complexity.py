@@ -1,4 +1,4 @@
-"""Rule plot_image_complexity: paper/figures/image_complexity.pdf (+ png, + source csv)."""
+"""Rule plot_image_complexity: one paper figure (PDF, PNG and its source CSV)."""
 
 from vitconcepts.figures import plot_image_complexity
 from vitconcepts.logs import rule_log

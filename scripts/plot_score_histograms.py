@@ -1,4 +1,4 @@
-"""Rule plot_score_histograms: paper/figures/score_histograms.pdf (+ png, + source csv)."""
+"""Rule plot_score_histograms: one paper figure (PDF, PNG and its source CSV)."""
 
 from vitconcepts.figures import plot_score_histograms
 from vitconcepts.logs import rule_log

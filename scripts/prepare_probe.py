@@ -1,8 +1,7 @@
 """Rule prepare_probe: the ordered, hashed index of the probe images."""
 
-from vitconcepts.probe import build_probe_index
-
 from vitconcepts.logs import rule_log
+from vitconcepts.probe import build_probe_index
 
 with rule_log(snakemake):
     build_probe_index(

@@ -1,8 +1,7 @@
 """Rule table_categoriser_agreement: paper/tables/categoriser_agreement.tex."""
 
-from vitconcepts.tables import table_categoriser_agreement
-
 from vitconcepts.logs import rule_log
+from vitconcepts.tables import table_categoriser_agreement
 
 with rule_log(snakemake):
     table_categoriser_agreement(snakemake.input[0], snakemake.output[0])

@@ -1,8 +1,7 @@
 """Rule table_category_shares: paper/tables/category_shares.tex."""
 
-from vitconcepts.tables import table_category_shares
-
 from vitconcepts.logs import rule_log
+from vitconcepts.tables import table_category_shares
 
 with rule_log(snakemake):
     table_category_shares(snakemake.input[0], snakemake.output[0])

@@ -1,8 +1,7 @@
 """Rule table_concepts_per_layer: paper/tables/concepts_per_layer.tex."""
 
-from vitconcepts.tables import table_concepts_per_layer
-
 from vitconcepts.logs import rule_log
+from vitconcepts.tables import table_concepts_per_layer
 
 with rule_log(snakemake):
     table_concepts_per_layer(snakemake.input[0], snakemake.output[0])

@@ -1,8 +1,7 @@
 """Rule table_models: paper/tables/models.tex."""
 
-from vitconcepts.tables import table_models
-
 from vitconcepts.logs import rule_log
+from vitconcepts.tables import table_models
 
 with rule_log(snakemake):
     table_models(

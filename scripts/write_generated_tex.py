@@ -1,8 +1,7 @@
 """Rule write_generated_tex: which figures and tables paper/main.tex includes."""
 
-from vitconcepts.tables import write_generated_tex
-
 from vitconcepts.logs import rule_log
+from vitconcepts.tables import write_generated_tex
 
 with rule_log(snakemake):
     write_generated_tex(snakemake.params.figures, snakemake.params.tables, snakemake.output[0])

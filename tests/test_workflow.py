@@ -53,6 +53,14 @@ def test_snakefmt_is_clean():
     assert result.returncode == 0, result.stderr
 
 
+def test_ruff_is_clean():
+    for args in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout[-3000:]
+
+
 def test_paper_dag_plans_without_network_or_imagenet(workflow_copy):
     result = run_snakemake(workflow_copy, "-n", "--cores", "all")
     jobs = job_counts(result.stdout + result.stderr)
