@@ -31,7 +31,12 @@ def test_paper_config_validates_against_schema_and_fills_defaults(paper_config):
     config = copy.deepcopy(paper_config)
     validate(config, str(ROOT / "config.schema.yaml"))
     assert config["models"]["vit"]["preprocessing"] == "paper"
-    assert config["models"]["mae"]["mask_ratio"] == 0.0
+    assert config["models"]["mae"]["mask_ratio"] == 0.75  # the authors' pre-training model
+    assert config["models"]["vit"]["mask_ratio"] == 0.0  # schema default
+    assert config["dump"]["dtype"] == "float32"
+    del config["dump"]["dtype"]
+    validate(config, str(ROOT / "config.schema.yaml"))
+    assert config["dump"]["dtype"] == "float32"  # the default is the authors' precision too
     assert config["labeling"]["params"]["top_k"] == 100
 
 
@@ -96,5 +101,21 @@ def test_wrong_layer_name_is_caught_at_config_time(paper_config):
 
 
 def test_listed_layers_that_exist_pass(paper_config):
-    paper_config["models"]["vit"]["layers"] = ["blocks.0", "blocks[11]"]
+    paper_config["models"]["vit"]["layers"] = ["vit.encoder.layer[0]", "vit.encoder.layer[11]"]
     check_config(paper_config)
+
+
+def test_paper_transformers_layers_are_checked_offline(paper_config, monkeypatch):
+    """The authors' layer names of hub checkpoints are checked at parse time, no network."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    models = paper_config["models"]
+    models["clip"]["layers"] = [f"vision_model.encoder.layers[{i}]" for i in range(12)]
+    models["dinov2"]["layers"] = ["dinov2.encoder.layer[0]", "dinov2.encoder.layer[11]"]
+    models["mae"]["layers"] = ["vit.encoder.layer[0]", "vit.encoder.layer[11]"]
+    check_config(paper_config)
+    # a finetuned copy is checked against its base model's architecture
+    models["clip_cub"]["layers"] = ["vision_model.encoder.layers[12]"]
+    with pytest.raises(ConfigError) as info:
+        check_config(paper_config)
+    assert "models.clip_cub.layers" in str(info.value)
+    assert "'vision_model.encoder.layers.12'" in str(info.value)

@@ -229,6 +229,22 @@ def test_transformers_weights_loaded_from_manifest(tmp_path):
         torch.testing.assert_close(loaded[name], value, msg=name)
 
 
+def test_transformers_models_load_in_float32(tmp_path):
+    """transformers 5 defaults to dtype="auto" (the checkpoint's); the paper ran float32."""
+    source = load_model(_spec(HF_VIT, seed=5)).half()
+    source.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["dtype"] == "float16"
+    manifest = _manifest(tmp_path, "model.safetensors")
+    model = load_model(_spec(HF_VIT, pretrained=True, hf_config=None), manifest)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    torch.testing.assert_close(
+        model.vit.embeddings.cls_token, source.vit.embeddings.cls_token.float()
+    )
+    half_config = {**HF_VIT["hf_config"], "dtype": "float16"}  # random init from a config
+    random_init = load_model(_spec(HF_VIT, hf_config=half_config))
+    assert {p.dtype for p in random_init.parameters()} == {torch.float32}
+
+
 # -- MAE masking -----------------------------------------------------------------------------
 def test_keep_random_patches_matches_hf_random_masking():
     from transformers import ViTMAEConfig

@@ -21,6 +21,7 @@ import xarray as xr
 from tqdm import tqdm
 
 from .errors import ConfigError
+from .identity import check_paper_model
 from .models import (
     ActivationExtractor,
     ModelSpec,
@@ -69,7 +70,7 @@ def dump_activations(
     index_csv: str | Path,
     manifest: str | Path | None,
     out_nc: str | Path,
-    dtype: str = "float16",
+    dtype: str = "float32",
     batch_size: int = 64,
     shard_size: int = 1024,
     num_workers: int = 0,
@@ -94,6 +95,8 @@ def dump_activations(
     n = len(index)
 
     model = load_model(spec, manifest).to(run_device)
+    for warning in check_paper_model(spec, model):  # the paper's networks are what they claim
+        log.warning(warning)
     extractor = ActivationExtractor(model, spec)  # validates the layers
     transform = build_transform(spec, model)
     probe_one = ProbeDataset(index_csv, transform, samples=[0])[0][0].unsqueeze(0)

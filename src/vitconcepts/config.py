@@ -54,17 +54,26 @@ def check_layers(models: dict[str, dict[str, Any]]) -> None:
     """Resolve every model entry, and check explicitly listed layers against the network.
 
     Layer names are checked on a weightless skeleton (built on torch's meta device, no
-    download) for timm models and transformers models given as ``hf_config``; names of hub
-    checkpoints are checked by dump_activations before it reads any image.
+    download) for timm models, transformers models given as ``hf_config``, and the paper's
+    hub checkpoints and their finetuned copies (built from the hub config values recorded in
+    :data:`vitconcepts.identity.PAPER_ARCHITECTURES`); names of other hub checkpoints are
+    checked by dump_activations before it reads any image.
     """
     from dataclasses import replace
 
+    from .identity import paper_hf_config
     from .models import load_model, resolve_model_spec, validate_layers
 
     for key, entry in models.items():
         spec = resolve_model_spec(key, entry)
-        if spec.layers is None or (spec.source == "transformers" and not spec.hf_config):
+        if spec.layers is None:
             continue
+        if spec.source == "transformers" and not spec.hf_config:
+            parent = models.get(entry.get("finetuned_from") or "", {})
+            known = paper_hf_config(spec.weights) or paper_hf_config(parent.get("weights", ""))
+            if known is None:
+                continue
+            spec = replace(spec, hf_config=dict(known))
         import torch
 
         with torch.device("meta"):

@@ -200,6 +200,7 @@ def _hf_model(spec: ModelSpec, source: str | Path | None) -> nn.Module:
     """Build a transformers model from a local folder or (random init) from hf_config."""
     import transformers
 
+    # float32 always: transformers 5 loads in the checkpoint's dtype by default ("auto").
     if source is None:
         config = transformers.AutoConfig.for_model(**(spec.hf_config or {}))
     else:
@@ -211,8 +212,8 @@ def _hf_model(spec: ModelSpec, source: str | Path | None) -> nn.Module:
         auto = getattr(transformers, name)
         try:
             if source is None:
-                return auto.from_config(config)
-            return auto.from_pretrained(source, config=config)
+                return auto.from_config(config, dtype=torch.float32)
+            return auto.from_pretrained(source, config=config, dtype=torch.float32)
         except ValueError as error:  # this auto class does not know the model type
             errors.append(f"{name}: {error}")
     raise ConfigError(
