@@ -119,3 +119,14 @@ def test_paper_transformers_layers_are_checked_offline(paper_config, monkeypatch
         check_config(paper_config)
     assert "models.clip_cub.layers" in str(info.value)
     assert "'vision_model.encoder.layers.12'" in str(info.value)
+
+
+def test_concept_set_is_the_authors_20k(paper_config):
+    """The configured 20k list (CLIP-Dissect's URL) is byte for byte the authors' data/20k.txt."""
+    reference = ROOT.parent / "shared" / "paper-reference" / "20k.txt"
+    if not reference.exists():
+        pytest.skip(f"the authors' 20k.txt is not at {reference}")
+    import hashlib
+
+    digest = hashlib.sha256(reference.read_bytes()).hexdigest()
+    assert paper_config["concept_sets"]["20k"]["sha256"] == digest

@@ -165,3 +165,62 @@ def test_transformers_repo_files_and_bin_fallback(http_server, hub_env, monkeypa
     )
     assert manifest["weights_file"] == "pytorch_model.bin"
     assert set(manifest["files"]) == {"config.json", "pytorch_model.bin"}
+
+
+def test_paper_transformers_checkpoint_downloads_what_the_loader_needs(
+    http_server, hub_env, monkeypatch, tmp_path
+):
+    """A repo laid out like facebook/vit-mae-base (config, preprocessor config, safetensors,
+    plus TF/Flax files) downloads to a folder load_model builds the authors' model from."""
+    from PIL import Image
+
+    from vitconcepts.models import build_transform, load_model, resolve_model_spec
+
+    tiny = {
+        "model_type": "vit_mae",
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "image_size": 32,
+        "patch_size": 8,
+        "decoder_hidden_size": 16,
+        "decoder_num_hidden_layers": 1,
+        "decoder_num_attention_heads": 2,
+        "decoder_intermediate_size": 32,
+    }
+    entry = {"source": "transformers", "arch": "vit", "input_size": 32, "mask_ratio": 0.75}
+    source = load_model(
+        resolve_model_spec("mae", {**entry, "weights": "x", "pretrained": False, "hf_config": tiny})
+    )
+    saved = tmp_path / "saved"
+    source.save_pretrained(saved)
+    processor = {"image_processor_type": "ViTImageProcessor", "size": {"height": 32, "width": 32}}
+    files = {
+        "config.json": (saved / "config.json").read_bytes(),
+        "model.safetensors": (saved / "model.safetensors").read_bytes(),
+        "preprocessor_config.json": json.dumps(processor).encode(),
+        "tf_model.h5": b"not needed",
+        "flax_model.msgpack": b"not needed",
+        "README.md": b"x",
+    }
+    _fake_hub(http_server, "facebook/vit-mae-base", files)
+    monkeypatch.setenv("HF_ENDPOINT", http_server.url)
+    entry["weights"] = "facebook/vit-mae-base"
+    manifest_path = download_model("mae", entry, hub_env / "mae")
+    manifest = json.loads(manifest_path.read_text())
+    assert set(manifest["files"]) == {
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    }
+    assert manifest["weights_file"] == "model.safetensors"
+
+    spec = resolve_model_spec("mae", entry)
+    model = load_model(spec, manifest_path)
+    assert type(model).__name__ == "ViTMAEForPreTraining" and model.config.mask_ratio == 0.75
+    for name, value in source.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value, msg=name)
+    native = resolve_model_spec("mae", {**entry, "preprocessing": "native"})
+    image = Image.new("RGB", (48, 40), (200, 10, 10))
+    assert build_transform(native, model)(image).shape == (3, 32, 32)
