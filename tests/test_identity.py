@@ -253,3 +253,21 @@ def test_dump_time_check_raises_on_a_wrong_build_and_warns_on_mask_ratio():
     # a user's own network is not checked
     own = replace(unmasked, weights="me/my-mae")
     assert check_paper_model(own, mae) == []
+
+
+def test_fidelity_doc_names_real_tests_and_the_documented_facts():
+    """docs/fidelity.md cites test functions that exist, and the facts the library checks."""
+    import re
+
+    doc = (ROOT / "docs" / "fidelity.md").read_text()
+    defined = set()
+    for path in (ROOT / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), flags=re.M))
+    cited = set(re.findall(r"`(test_\w+)", doc))
+    assert len(cited) > 20
+    assert cited <= defined, sorted(cited - defined)
+    for weights, arch in PAPER_ARCHITECTURES.items():
+        assert weights in doc
+        if arch.source == "transformers":
+            assert arch.config_url in doc
+            assert arch.modeling_file.rsplit("/", 1)[-1] in doc
