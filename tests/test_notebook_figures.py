@@ -57,7 +57,7 @@ def nb_curated() -> dict[str, list[str]]:
         return json.load(f)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def nb_results(model: str) -> pd.DataFrame:
     """``pd.read_csv(f"results/{model}.csv")`` as in the notebook (read once, never modified)."""
     return pd.read_csv(REFERENCE / f"{model}.csv")

@@ -91,9 +91,9 @@ def _pretrained_tag(clip_entry: Mapping[str, Any]) -> str | None:
         return None
     if isinstance(tag, str) and tag.strip():
         return tag
+    state = "missing" if "pretrained" not in clip_entry else repr(tag)
     raise ConfigError(
-        f"clip_models.<key>.pretrained is {'missing' if 'pretrained' not in clip_entry else repr(tag)}"
-        " for the CLIP entry with arch "
+        f"clip_models.<key>.pretrained is {state} for the CLIP entry with arch "
         f"{clip_entry.get('arch')!r}: a randomly initialised scorer gives meaningless labels.",
         "set `pretrained: openai` (or another open_clip tag), or `pretrained: false` for a "
         "random scorer in tests.",

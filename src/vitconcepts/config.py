@@ -168,6 +168,23 @@ def random_clip_scorer(config: dict) -> bool:
 RANDOM_SCORER_NOTE = "random CLIP scorer: labels are not meaningful"
 
 
+def check_complexity(config: dict) -> None:
+    """`complexity.measure: learned` needs `complexity.scorer: module:function`."""
+    from .complexity import LEARNED_HINT, LEARNED_NEEDS_SCORER
+
+    complexity = config.get("complexity", {})
+    if complexity.get("measure") == "learned":
+        scorer = complexity.get("scorer")
+        if not scorer:
+            raise ConfigError(LEARNED_NEEDS_SCORER, LEARNED_HINT)
+        module, sep, attr = str(scorer).rpartition(":")
+        if not (sep and module and attr):
+            raise ConfigError(
+                f"Config key `complexity.scorer` is {scorer!r}, not of the form 'module:function'.",
+                LEARNED_HINT,
+            )
+
+
 def check_config(config: dict) -> None:
     """Run every cross-key check; raise ConfigError with one paragraph on the first problem."""
     _require_key(config, "probes", "probe")
@@ -177,6 +194,7 @@ def check_config(config: dict) -> None:
     check_layers(config["models"])
     check_roles(config)
     check_clip_models(config)
+    check_complexity(config)
     check_published(config)
     check_concept_set(config)
 

@@ -38,9 +38,9 @@ CUDA).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
