@@ -117,7 +117,7 @@ def main() -> None:
         per_image = seconds / args.images
         rows.append((name, per_image * 1000, "s / 1000 img", per_image * PAPER_IMAGES * count))
 
-    clip_entry = {"arch": "ViT-B-16", "pretrained": None, "seed": 0}
+    clip_entry = {"arch": "ViT-B-16", "pretrained": False, "seed": 0}
     clip_manifest = download_clip("bench", clip_entry, work / "clip")  # random init: no files
     seconds = timed(
         lambda: embed_images(

@@ -101,5 +101,7 @@ rule image_complexity:
     params:
         models=ANALYSED,
         measure=config["complexity"]["measure"],
+        scorer=config["complexity"]["scorer"],
+        batch_size=config["complexity"]["batch_size"],
     script:
         "../scripts/image_complexity.py"

@@ -10,7 +10,14 @@ SRC = str(Path(workflow.basedir) / "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
-from vitconcepts.config import analysed_models, check_config, finetuned_pairs
+from vitconcepts.config import (
+    RANDOM_SCORER_NOTE,
+    analysed_models,
+    check_config,
+    finetuned_pairs,
+    finetuning_conditions,
+    random_clip_scorer,
+)
 
 check_config(config)
 
@@ -19,6 +26,8 @@ CONCEPTS = config["concept_set"]
 CLIP = config["clip_model"]
 ANALYSED = analysed_models(config)
 FINETUNED = finetuned_pairs(config)
+FINETUNING_CONDITIONS = finetuning_conditions(config)
+RANDOM_SCORER = random_clip_scorer(config)
 ROLES = config["analysis"]
 PUBLISHED = config["labels_source"] == "published"
 EXAMPLE_MODEL = ROLES["example_units"]["model"] or (ANALYSED[0] if ANALYSED else None)
@@ -99,6 +108,8 @@ def all_figures():
         names.append("category_shares_resnet")
     if FINETUNED:
         names += ["finetuned_category_shares", "finetuned_concepts_per_layer"]
+    if FINETUNING_CONDITIONS:
+        names += ["finetuning_category_shares", "finetuning_concepts_per_layer"]
     if images_available():
         names += ["example_units", "image_complexity"]
     return [f"paper/figures/{name}.pdf" for name in names]

@@ -270,3 +270,57 @@ rule plot_score_histograms:
         models=ANALYSED,
     script:
         "../scripts/plot_score_histograms.py"
+
+
+rule plot_finetuning_category_shares:
+    input:
+        shares="paper/figures/category_shares.csv",
+    output:
+        pdf=report(
+            "paper/figures/finetuning_category_shares.pdf",
+            caption="../report/finetuning_category_shares.rst",
+            category="Finetuning",
+        ),
+        png="paper/figures/finetuning_category_shares.png",
+        csv="paper/figures/finetuning_category_shares.csv",
+    log:
+        "logs/plot_finetuning_category_shares.log",
+    benchmark:
+        "results/benchmarks/plot_finetuning_category_shares.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        conditions=FINETUNING_CONDITIONS,
+    script:
+        "../scripts/plot_finetuning_category_shares.py"
+
+
+rule plot_finetuning_concepts_per_layer:
+    input:
+        counts="paper/figures/concepts_per_layer.csv",
+    output:
+        pdf=report(
+            "paper/figures/finetuning_concepts_per_layer.pdf",
+            caption="../report/finetuning_concepts_per_layer.rst",
+            category="Finetuning",
+        ),
+        png="paper/figures/finetuning_concepts_per_layer.png",
+        csv="paper/figures/finetuning_concepts_per_layer.csv",
+    log:
+        "logs/plot_finetuning_concepts_per_layer.log",
+    benchmark:
+        "results/benchmarks/plot_finetuning_concepts_per_layer.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        conditions=FINETUNING_CONDITIONS,
+    script:
+        "../scripts/plot_finetuning_concepts_per_layer.py"

@@ -9,4 +9,6 @@ with rule_log(snakemake):
         snakemake.input.index,
         snakemake.output[0],
         measure=snakemake.params.measure,
+        learned_scorer=snakemake.params.scorer,
+        batch_size=snakemake.params.batch_size,
     )

@@ -4,4 +4,9 @@ from vitconcepts.logs import rule_log
 from vitconcepts.tables import write_generated_tex
 
 with rule_log(snakemake):
-    write_generated_tex(snakemake.params.figures, snakemake.params.tables, snakemake.output[0])
+    write_generated_tex(
+        snakemake.params.figures,
+        snakemake.params.tables,
+        snakemake.output[0],
+        warning=snakemake.params.warning,
+    )

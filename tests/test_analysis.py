@@ -64,15 +64,19 @@ def expected_concepts(csv: Path) -> list[int]:
 
 
 def expected_shares(csv: Path, mapping: dict[str, str]) -> pd.DataFrame:
-    """Share of categories among units strictly above the layer mean, layers in file order."""
+    """Share of categories among units strictly above the layer mean, layers in file order.
+
+    Labels outside ``mapping`` count in no category but stay in the denominator (the
+    authors' notebook)."""
     frame = pd.read_csv(csv, keep_default_na=False)
     order = list(dict.fromkeys(frame["layer"]))
     mean = frame.groupby("layer")["similarity"].transform("mean")
     above = frame[frame["similarity"] > mean].copy()
-    above["category"] = above["description"].map(mapping).fillna("unknown")
+    kept = above.groupby("layer").size().reindex(order)
+    above["category"] = above["description"].map(mapping)
     counts = pd.crosstab(above["layer"], above["category"])
     counts = counts.reindex(index=order, columns=list(CATEGORIES), fill_value=0)
-    shares = counts.div(counts.sum(axis=1), axis=0)
+    shares = counts.div(kept, axis=0)
     shares.index = range(len(order))
     return shares
 
@@ -131,7 +135,11 @@ def test_category_share_rows_complete_and_ordered(reference: Path, tmp_path: Pat
     assert len(table) == 5 * len(CATEGORIES)
     assert table["category"].tolist() == list(CATEGORIES) * 5
     sums = table.groupby("layer")["share"].sum()
-    assert np.allclose(sums, 1.0)
+    assert (sums <= 1 + 1e-12).all()
+    exclude = category_shares(
+        {"resnet": reference / "resnet.csv"}, categories_csv, missing="exclude"
+    )
+    assert np.allclose(exclude.groupby("layer")["share"].sum(), 1.0)
 
 
 # --- hand-made label files with known answers ----------------------------------------------
@@ -209,7 +217,7 @@ def test_shares_mean_edge_cases_and_widths(tmp_path: Path) -> None:
     assert shares[(0, "colors")] == 0.0
     assert shares[(1, "objects and machines")] == pytest.approx(1 / 3)
     assert shares[(1, "colors")] == pytest.approx(1 / 3)
-    assert shares[(1, "unknown")] == pytest.approx(1 / 3)  # zzz is not in the table
+    assert shares[(1, "unknown")] == 0.0  # zzz is not in the table: denominator only
     assert shares[(1, "places and buildings")] == 0.0
 
 
@@ -262,3 +270,70 @@ def test_score_summary_and_arrays(tmp_path: Path) -> None:
     assert table["n_units"].tolist() == [4, 4, 4]
     assert table.loc[0, "mean"] == pytest.approx(np.mean([0.0, 0.01, 0.1, 0.11]))
     assert out.is_file()
+
+
+# --- finetuning means (paper Figs. 7 and 8) -------------------------------------------------
+
+CONDITIONS = {"pretrained": ["a", "b"], "cub": ["a_cub", "b_cub"]}
+
+
+def test_finetuning_concepts_per_layer_means_per_condition(tmp_path: Path) -> None:
+    from vitconcepts.analysis import finetuning_concepts_per_layer
+
+    counts = pd.DataFrame(
+        [
+            (m, layer, n)
+            for m, ns in {"a": [1, 2], "b": [4, 4], "a_cub": [3, 0]}.items()
+            for layer, n in enumerate(ns)
+        ]
+        + [("b_cub", 0, 1), ("b_cub", 1, 1), ("other", 0, 99), ("other", 1, 99)],
+        columns=["model", "layer", "n_concepts"],
+    )
+    out = tmp_path / "f8.csv"
+    table = finetuning_concepts_per_layer(counts, CONDITIONS, out)
+    assert list(table.columns) == ["condition", "layer", "n_concepts"]
+    assert table.values.tolist() == [
+        ["pretrained", 0, 2.5],
+        ["pretrained", 1, 3.0],
+        ["cub", 0, 2.0],
+        ["cub", 1, 0.5],
+    ]
+    assert pd.read_csv(out).equals(table)
+
+
+def test_finetuning_category_shares_and_depth_mismatch() -> None:
+    from vitconcepts.analysis import finetuning_category_shares
+
+    rows = []
+    for model, colors in {"a": 0.2, "b": 0.4, "a_cub": 0.0, "b_cub": 1.0}.items():
+        for layer in range(2):
+            for category in CATEGORIES:
+                rows.append((model, layer, category, colors if category == "colors" else 0.0))
+    shares = pd.DataFrame(rows, columns=["model", "layer", "category", "share"])
+    table = finetuning_category_shares(shares, CONDITIONS)
+    assert len(table) == 2 * 2 * len(CATEGORIES)
+    got = table.set_index(["condition", "layer", "category"])["share"]
+    assert got[("pretrained", 1, "colors")] == np.mean([0.2, 0.4])
+    assert got[("cub", 0, "colors")] == 0.5 and got[("cub", 0, "activities")] == 0.0
+    deeper = pd.concat(
+        [shares, pd.DataFrame([("b", 2, c, 0.0) for c in CATEGORIES], columns=shares.columns)]
+    )
+    with pytest.raises(InputDataError, match="different numbers of layers"):
+        finetuning_category_shares(deeper, CONDITIONS)
+
+
+def test_default_rows_have_no_category(tmp_path: Path) -> None:
+    """A concept the categorisers could not place (source default) counts in no category."""
+    categories = tmp_path / "categories.csv"
+    pd.DataFrame(
+        {
+            "concept": ["red", "zzz"],
+            "category": ["colors", "unknown"],
+            "source": ["curated", "default"],
+        }
+    ).to_csv(categories, index=False)
+    labels = write_labels(
+        tmp_path / "m.csv", [("l0", 0, "red", 0.9), ("l0", 1, "zzz", 0.8), ("l0", 2, "x", 0.0)]
+    )
+    shares = category_shares({"m": labels}, categories).set_index("category")["share"]
+    assert shares["colors"] == 0.5 and shares["unknown"] == 0.0

@@ -21,7 +21,7 @@ TINY = {
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
     "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
 }
-ENTRY = {"arch": TINY, "pretrained": None, "seed": 0}
+ENTRY = {"arch": TINY, "pretrained": False, "seed": 0}
 
 
 @pytest.fixture

@@ -114,12 +114,70 @@ def test_edges_measure_runs(tmp_path: Path, probe: Path) -> None:
     assert table["complexity"].iloc[0] < table["complexity"].iloc[1]
 
 
-def test_learned_needs_weights(tmp_path: Path, probe: Path) -> None:
+STAND_IN = """
+import numpy as np
+
+BATCHES = []
+
+
+def score(images):
+    BATCHES.append(len(images))
+    assert all(i.dtype == np.uint8 and i.ndim == 3 and i.shape[2] == 3 for i in images)
+    return [float(i.std()) for i in images]  # stand-in complexity: pixel spread
+"""
+
+
+def test_learned_needs_a_scorer(tmp_path: Path, probe: Path) -> None:
     a = write_labels(tmp_path / "a.csv", {"l0": ["[0 1]"]})
     with pytest.raises(ConfigError, match="no learned complexity model"):
         image_complexity({"a": a}, probe, measure="learned")
-    table = image_complexity({"a": a}, probe, measure="learned", learned_scorer=lambda p: 2.0)
-    assert table["complexity"].tolist() == [2.0]
+    with pytest.raises(ConfigError, match="not of the form"):
+        image_complexity({"a": a}, probe, measure="learned", learned_scorer="no_colon")
+    with pytest.raises(ConfigError, match="cannot import"):
+        image_complexity({"a": a}, probe, measure="learned", learned_scorer="no_such_mod:f")
+    with pytest.raises(InputDataError, match="returned 1 value"):
+        image_complexity({"a": a}, probe, measure="learned", learned_scorer=lambda b: [1.0])
+
+
+def test_learned_scorer_from_file_and_module(
+    tmp_path: Path, probe: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user scorer `file.py:function` / `module:function` gets batches of uint8 RGB arrays."""
+    (tmp_path / "my_ic.py").write_text(STAND_IN)
+    a = write_labels(tmp_path / "a.csv", {"l0": ["[0 1]"], "l1": ["[2 2]"]})
+    index = pd.read_csv(probe)
+    expected = {}
+    for sample, path in zip(index["sample"], index["path"], strict=True):
+        with Image.open(path) as image:
+            expected[int(sample)] = float(np.asarray(image.convert("RGB")).std())
+    monkeypatch.chdir(tmp_path)
+    table = image_complexity(
+        {"a": a}, probe, measure="learned", learned_scorer="my_ic.py:score", batch_size=2
+    )
+    assert table["complexity"].tolist() == [
+        np.mean([expected[0], expected[1]]),
+        expected[2],
+    ]
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    module = importlib.import_module("my_ic")
+    again = image_complexity(
+        {"a": a}, probe, measure="learned", learned_scorer="my_ic:score", batch_size=2
+    )
+    assert again["complexity"].tolist() == table["complexity"].tolist()
+    assert module.BATCHES == [2, 1]  # 3 distinct images, batches of at most 2
+
+
+def test_learned_config_check() -> None:
+    from vitconcepts.config import check_complexity
+
+    with pytest.raises(ConfigError, match="complexity.scorer is empty"):
+        check_complexity({"complexity": {"measure": "learned", "scorer": None}})
+    with pytest.raises(ConfigError, match="`complexity.scorer`"):
+        check_complexity({"complexity": {"measure": "learned", "scorer": "mod.py"}})
+    check_complexity({"complexity": {"measure": "learned", "scorer": "mod:score"}})
+    check_complexity({"complexity": {"measure": "compression", "scorer": None}})
 
 
 def test_errors(tmp_path: Path, probe: Path) -> None:

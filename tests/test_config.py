@@ -130,3 +130,49 @@ def test_concept_set_is_the_authors_20k(paper_config):
 
     digest = hashlib.sha256(reference.read_bytes()).hexdigest()
     assert paper_config["concept_sets"]["20k"]["sha256"] == digest
+
+
+def test_clip_scorer_must_state_its_weights(paper_config):
+    from vitconcepts.config import check_clip_models
+
+    del paper_config["clip_models"]["clip_vit_b16"]["pretrained"]
+    with pytest.raises(ConfigError, match=r"clip_models\.clip_vit_b16\.pretrained` is missing"):
+        check_config(paper_config)
+    paper_config["clip_models"]["clip_vit_b16"]["pretrained"] = None
+    with pytest.raises(ConfigError, match=r"clip_models\.clip_vit_b16\.pretrained` is None"):
+        check_clip_models(paper_config)
+    paper_config["clip_models"]["clip_vit_b16"]["pretrained"] = False
+    check_clip_models(paper_config)
+
+
+def test_random_clip_scorer_only_for_explicit_false_and_computed_labels(paper_config):
+    from vitconcepts.config import random_clip_scorer
+
+    assert not random_clip_scorer(paper_config)  # pretrained: openai
+    paper_config["clip_models"]["clip_vit_b16"]["pretrained"] = False
+    assert random_clip_scorer(paper_config)
+    paper_config["labels_source"] = "published"  # the scorer is not used
+    assert not random_clip_scorer(paper_config)
+    tiny = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
+    assert tiny["clip_models"]["tiny_clip"]["pretrained"] is False
+    assert random_clip_scorer(tiny)
+
+
+def test_finetuning_conditions(paper_config):
+    from vitconcepts.config import finetuning_conditions
+
+    assert finetuning_conditions(paper_config) == {
+        "pretrained": ["vit", "dinov2", "clip"],
+        "cub": ["vit_cub", "dinov2_cub", "clip_cub"],
+        "bloodmnist": ["vit_bloodmnist", "dinov2_bloodmnist", "clip_bloodmnist"],
+    }
+    # schema default []: the models of analysis.vits that have finetuned copies
+    paper_config["analysis"]["finetuning_mean"] = []
+    assert finetuning_conditions(paper_config)["pretrained"] == ["vit", "dinov2", "clip"]
+    paper_config["analysis"]["finetuning_mean"] = ["vit", "resnet"]
+    assert finetuning_conditions(paper_config)["cub"] == ["vit_cub", "resnet_cub"]
+    tiny = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
+    assert finetuning_conditions(tiny) == {"pretrained": ["tiny_vit"], "cub": ["tiny_vit_ft"]}
+    paper_config["analysis"]["finetuning_mean"] = ["vit", "deit"]
+    with pytest.raises(ConfigError, match="analysis.finetuning_mean"):
+        check_config(paper_config)

@@ -73,3 +73,33 @@ def test_user_error_is_one_paragraph_on_console_and_log(tmp_path, capfd):
     assert "models.x.source" in console and "Traceback" not in console
     assert "Fix: use timm." in (tmp_path / "demo.log").read_text()
     assert not (tmp_path / "out.csv.provenance.json").exists()
+
+
+def test_random_scorer_stamps_sidecars_and_figures(tmp_path):
+    from PIL import Image
+
+    from vitconcepts import style
+    from vitconcepts.config import RANDOM_SCORER_NOTE
+
+    def figure_job(pretrained, name):
+        job = fake_job(tmp_path, [f"{name}.csv", f"{name}.png"])
+        job.config = {
+            "labels_source": "computed",
+            "clip_model": "c",
+            "clip_models": {"c": {"arch": "ViT-B-16", "pretrained": pretrained}},
+        }
+        with rule_log(job):
+            fig, ax = style.plt.subplots()
+            ax.plot([0, 1])
+            style.save_figure(fig, tmp_path / f"{name}.pdf")
+            (tmp_path / f"{name}.csv").write_text("a\n1\n")
+        style.set_watermark(None)
+        sidecar = json.loads((tmp_path / f"{name}.csv.provenance.json").read_text())
+        with Image.open(tmp_path / f"{name}.png") as image:
+            description = image.text.get("Description")
+        return sidecar.get("random_clip_scorer"), description, (tmp_path / "demo.log").read_text()
+
+    note, description, log = figure_job(False, "random")
+    assert note == description == RANDOM_SCORER_NOTE
+    assert RANDOM_SCORER_NOTE in log
+    assert figure_job("openai", "real")[:2] == (None, None)

@@ -108,6 +108,23 @@ def test_paper_builds_from_generated_figures_and_tables(tmp_path: Path) -> None:
     assert "From Colors to Classes, reproduced" in text
     assert "not produced by this configuration" in text  # e.g. example_units is missing
     assert "ViT (CUB)" in text  # appendix caption
+    assert "random CLIP scorer" not in text  # no warning without one
+
+
+@needs_latex
+def test_random_scorer_warning_on_title_page_and_every_page(tmp_path: Path) -> None:
+    from vitconcepts.config import RANDOM_SCORER_NOTE
+
+    paper = _paper_dir(tmp_path)
+    generated = T.write_generated_tex([], [], paper / "generated.tex", warning=RANDOM_SCORER_NOTE)
+    assert r"\vcwarningtrue" in generated.read_text()
+    out = T.build_paper(paper / "main.tex", paper / "main.pdf")
+    pages = _pages(out)
+    text = subprocess.run(
+        ["pdftotext", str(out), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Warning: random CLIP scorer: labels are not meaningful." in text
+    assert text.count(RANDOM_SCORER_NOTE) >= pages + 1  # the box plus every footer
 
 
 @needs_latex

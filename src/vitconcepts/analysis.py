@@ -12,9 +12,17 @@ where stated):
 * **Category shares** (paper Fig. 3/4): among a layer's units keep those whose ``similarity`` is
   strictly greater than the layer's *mean* similarity; the share of a category is the number
   of kept units whose label belongs to that category divided by the number of kept units
-  (a fraction in [0, 1]). Every category of :data:`vitconcepts.categories.CATEGORIES` is
-  reported for every model x layer, zeros included. Labels that the category table does not
-  contain are handled by ``missing`` (default: counted as ``unknown``).
+  (a fraction in [0, 1]; the notebook's Fig. 1/3 cells, which Figs. 6/7 scale by 100). Every
+  category of :data:`vitconcepts.categories.CATEGORIES` is reported for every model x layer,
+  zeros included. As in the notebook, a label without a category (absent from the category
+  table, or a row with source ``default``: neither the curated map nor the automatic
+  categoriser gave it one) stays in the denominator and counts in no category, so a layer's
+  shares may sum to less than 1 (``missing="ignore"``, the default).
+* **Finetuning means** (paper Figs. 7 and 8; the notebook's "Figure 7"/"Figure 8" cells): per
+  condition (``pretrained`` = the base models, then one per finetuning dataset) the
+  per-layer values of the base models listed in ``analysis.finetuning_mean`` (the paper:
+  vit, dinov2, clip) or of their copies finetuned on that dataset are averaged with
+  ``numpy.mean`` in that model order.
 
 Descriptions are read as plain strings (``keep_default_na=False``) so that concepts such as
 ``"null"`` or ``"na"`` stay words instead of becoming NaN.
@@ -23,7 +31,7 @@ Descriptions are read as plain strings (``keep_default_na=False``) so that conce
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +122,9 @@ def concepts_per_layer(
 def load_categories(categories_csv: PathLike) -> dict[str, str]:
     """Read a ``concept, category, source`` table into ``{concept: category}``.
 
+    Rows with source ``default`` (no category found) are left out: such concepts have no
+    category, like the words outside the authors' curated map in their notebook.
+
     Raises :class:`InputDataError` when the file is missing, lacks columns, repeats a concept
     with different categories, or names a category outside :data:`CATEGORIES`.
     """
@@ -142,17 +153,20 @@ def load_categories(categories_csv: PathLike) -> dict[str, str]:
             f"Category table {path} gives several categories to {clashes[:10]}.",
             "Give every concept exactly one category.",
         )
+    if "source" in table.columns:
+        table = table[table["source"] != "default"]
     return dict(zip(table["concept"], table["category"], strict=True))
 
 
 def layer_category_shares(
-    units: pd.DataFrame, mapping: Mapping[str, str], missing: str = "unknown"
+    units: pd.DataFrame, mapping: Mapping[str, str], missing: str = "ignore"
 ) -> dict[str, float]:
     """Category shares of one layer's units strictly above the layer's mean similarity.
 
-    ``missing`` decides what happens to labels absent from ``mapping``: ``"unknown"`` counts
-    them as ``unknown``; ``"exclude"`` drops them from numerator and denominator; ``"ignore"``
-    keeps them in the denominator only (shares then sum to less than 1).
+    ``missing`` decides what happens to labels absent from ``mapping``: ``"ignore"`` (the
+    authors' notebook) keeps them in the denominator only (shares then sum to less than 1);
+    ``"unknown"`` counts them as ``unknown``; ``"exclude"`` drops them from numerator and
+    denominator.
     """
     if missing not in MISSING_POLICIES:
         raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
@@ -177,14 +191,14 @@ def category_shares(
     label_csvs: Mapping[str, PathLike],
     categories_csv: PathLike,
     out_csv: PathLike | None = None,
-    missing: str = "unknown",
+    missing: str = "ignore",
 ) -> pd.DataFrame:
     """Share of each category per model and layer (columns ``model, layer, category, share``).
 
     Shares are fractions (0-1) of the units above the layer's mean similarity; all categories
-    appear for every model x layer in :data:`CATEGORIES` order. Labels absent from the
-    category table are handled by ``missing`` (see :func:`layer_category_shares`) and are
-    logged as a warning.
+    appear for every model x layer in :data:`CATEGORIES` order. Labels without a category
+    (absent from the table, or source ``default``) are handled by ``missing`` (see
+    :func:`layer_category_shares`) and are logged.
     """
     mapping = load_categories(categories_csv)
     rows = []
@@ -192,8 +206,8 @@ def category_shares(
         frame = load_labels(csv)
         absent = sorted(set(frame["description"]) - set(mapping))
         if absent:
-            log.warning(
-                "%s: %d label(s) missing from %s (treated as %r): %s",
+            log.info(
+                "%s: %d label(s) without a category in %s (treated as %r): %s",
                 model,
                 len(absent),
                 categories_csv,
@@ -265,3 +279,95 @@ def score_summary(
             )
     columns = ["model", "group", "layers", "n_units", "mean", "median", "std", "min", "max"]
     return _write(pd.DataFrame(rows, columns=columns), out_csv)
+
+
+def _condition_mean(
+    frame: pd.DataFrame, models: Sequence[str], value: str, what: str, condition: str
+) -> np.ndarray | None:
+    """``numpy.mean`` over ``models`` (in that order) of their per-layer ``value`` arrays.
+
+    ``frame`` has columns ``model, layer, <value>`` (one category's rows for shares). Models
+    absent from ``frame`` are skipped with a warning; ``None`` when none is present.
+    """
+    arrays, used = [], []
+    for model in models:
+        rows = frame[frame["model"] == model].sort_values("layer")
+        if rows.empty:
+            log.warning(
+                "%s, condition %s: no rows for %s; left out of the mean", what, condition, model
+            )
+            continue
+        arrays.append(rows[value].to_numpy(dtype=float))
+        used.append(model)
+    if not arrays:
+        return None
+    lengths = {model: len(a) for model, a in zip(used, arrays, strict=True)}
+    if len(set(lengths.values())) > 1:
+        raise InputDataError(
+            f"{what}, condition {condition}: the models to average have different numbers of "
+            f"layers {lengths}.",
+            "List models with the same depth under analysis.finetuning_mean in the config.",
+        )
+    return np.mean(arrays, axis=0)
+
+
+def finetuning_concepts_per_layer(
+    concepts: pd.DataFrame | PathLike,
+    conditions: Mapping[str, Sequence[str]],
+    out_csv: PathLike | None = None,
+) -> pd.DataFrame:
+    """Paper Fig. 8: unique concepts per layer averaged over models, per condition.
+
+    ``concepts`` is the ``model, layer, n_concepts`` table (or its CSV); ``conditions`` maps
+    each condition (``pretrained``, ``cub``, ``bloodmnist``) to the models to average, e.g.
+    ``{"pretrained": ["vit", "dinov2", "clip"], "cub": ["vit_cub", "dinov2_cub",
+    "clip_cub"], ...}`` (:func:`vitconcepts.config.finetuning_conditions`). Columns
+    ``condition, layer, n_concepts`` (a float mean), conditions in mapping order.
+    """
+    frame = concepts if isinstance(concepts, pd.DataFrame) else pd.read_csv(concepts)
+    rows = []
+    for condition, models in conditions.items():
+        mean = _condition_mean(frame, models, "n_concepts", "finetuning concepts", condition)
+        if mean is None:
+            continue
+        rows += [(condition, layer, float(v)) for layer, v in enumerate(mean)]
+    if not rows:
+        raise InputDataError(
+            f"Finetuning means: no rows for any of the models {dict(conditions)}.",
+            "Label the pretrained and finetuned models listed under analysis.finetuning_mean.",
+        )
+    return _write(pd.DataFrame(rows, columns=["condition", "layer", "n_concepts"]), out_csv)
+
+
+def finetuning_category_shares(
+    shares: pd.DataFrame | PathLike,
+    conditions: Mapping[str, Sequence[str]],
+    out_csv: PathLike | None = None,
+) -> pd.DataFrame:
+    """Paper Fig. 7: category shares per layer averaged over models, per condition.
+
+    ``shares`` is the ``model, layer, category, share`` table (or its CSV); ``conditions`` as
+    in :func:`finetuning_concepts_per_layer`. Columns ``condition, layer, category, share``
+    (fractions), every category of :data:`CATEGORIES` per condition x layer.
+    """
+    frame = shares if isinstance(shares, pd.DataFrame) else pd.read_csv(shares)
+    rows = []
+    for condition, models in conditions.items():
+        means = {}
+        for category in CATEGORIES:
+            subset = frame[frame["category"] == category]
+            means[category] = _condition_mean(
+                subset, models, "share", f"finetuning shares ({category})", condition
+            )
+        if any(mean is None for mean in means.values()):
+            continue
+        n_layers = len(means[CATEGORIES[0]])
+        for layer in range(n_layers):
+            rows += [(condition, layer, c, float(means[c][layer])) for c in CATEGORIES]
+    if not rows:
+        raise InputDataError(
+            f"Finetuning means: no rows for any of the models {dict(conditions)}.",
+            "Label the pretrained and finetuned models listed under analysis.finetuning_mean.",
+        )
+    table = pd.DataFrame(rows, columns=["condition", "layer", "category", "share"])
+    return _write(table, out_csv)

@@ -5,8 +5,9 @@ A CLIP entry is ``config["clip_models"][key]``: ``{arch, pretrained, seed}``.
 * ``arch``: an open_clip model name (``ViT-B-16``) or a model-config dict (``embed_dim``,
   ``vision_cfg``, ``text_cfg``) that is registered with open_clip under a name derived from
   its hash (tests use tiny configs);
-* ``pretrained``: an open_clip pretrained tag (``openai`` in the paper), or ``null`` for a
-  random init seeded with ``seed`` (tests; nothing is downloaded).
+* ``pretrained``: an open_clip pretrained tag (``openai`` in the paper), or ``false`` for a
+  random init seeded with ``seed`` (tests; nothing is downloaded; every output is stamped
+  "random CLIP scorer"). Missing or null is a ConfigError.
 
 Weights are fetched once by :func:`download_clip` into ``resources/clip/{clip}/`` with a
 ``manifest.json`` (``download.download_model``'s format plus ``arch`` / ``pretrained``); the
@@ -80,8 +81,23 @@ def model_name(clip_entry: Mapping[str, Any]) -> str:
 
 
 def _pretrained_tag(clip_entry: Mapping[str, Any]) -> str | None:
+    """The open_clip tag, or None for an explicit ``pretrained: false`` (random init).
+
+    A missing, null or empty ``pretrained`` is a ConfigError: a scorer must never be random
+    by accident (``vitconcepts.config.check_clip_models`` says the same before any job).
+    """
     tag = clip_entry.get("pretrained")
-    return None if tag in (None, False, "", "none", "null") else str(tag)
+    if tag is False:
+        return None
+    if isinstance(tag, str) and tag.strip():
+        return tag
+    state = "missing" if "pretrained" not in clip_entry else repr(tag)
+    raise ConfigError(
+        f"clip_models.<key>.pretrained is {state} for the CLIP entry with arch "
+        f"{clip_entry.get('arch')!r}: a randomly initialised scorer gives meaningless labels.",
+        "set `pretrained: openai` (or another open_clip tag), or `pretrained: false` for a "
+        "random scorer in tests.",
+    )
 
 
 def _tag_cfg(name: str, tag: str | None) -> dict[str, Any]:
@@ -100,7 +116,7 @@ def download_clip(key: str, clip_entry: Mapping[str, Any], out_dir: str | Path) 
 
     Writes ``out_dir/manifest.json`` (``download.download_model`` format, ``weights_file`` =
     the open_clip checkpoint, plus ``arch`` and ``pretrained``) and returns its path. A
-    ``pretrained: null`` entry gets a manifest without files (random init).
+    ``pretrained: false`` entry gets a manifest without files (random init).
     """
     from .download import download_model, fetch_url
     from .provenance import sha256_file
@@ -119,7 +135,7 @@ def download_clip(key: str, clip_entry: Mapping[str, Any], out_dir: str | Path) 
 
             raise ConfigError(
                 f"clip_models.{key}.pretrained={tag!r} is not an open_clip tag of {name}.",
-                f"use one of {open_clip.list_pretrained_tags_by_model(name)} or null.",
+                f"use one of {open_clip.list_pretrained_tags_by_model(name)} or false.",
             )
         hub = str(cfg.get("hf_hub") or "").strip("/")
         if hub:
@@ -186,7 +202,7 @@ def load_clip(
     """``(model, preprocess, tokenizer)`` of a CLIP entry, in eval mode on ``device``.
 
     ``preprocess`` is CLIP's own inference transform (PIL image -> tensor). Pretrained weights
-    come only from the local file named in ``manifest``; ``pretrained: null`` builds a random
+    come only from the local file named in ``manifest``; ``pretrained: false`` builds a random
     init seeded with ``clip_entry["seed"]`` (default 0).
     """
     import open_clip
@@ -261,12 +277,17 @@ def _identity(clip_entry: Mapping[str, Any], manifest: str | Path) -> dict[str, 
     record: dict[str, Any] = {}
     if _pretrained_tag(clip_entry) is not None and Path(manifest).is_file():
         record = json.loads(Path(manifest).read_text())
-    return {
+    identity = {
         "arch": clip_entry.get("arch"),
         "pretrained": _pretrained_tag(clip_entry),
         "seed": clip_entry.get("seed", 0),
         "weights_sha256": record.get("weights_sha256"),
     }
+    if identity["pretrained"] is None:
+        from .config import RANDOM_SCORER_NOTE
+
+        identity["random_clip_scorer"] = RANDOM_SCORER_NOTE
+    return identity
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,16 +10,28 @@ aggregation; the per-image measure needs no download:
   noise to about 8 bits per pixel; natural photos lie in between.
 * ``edges``: Canny edge density (scikit-image, ``sigma=2``) of the same 224x224 greyscale
   image, the fraction of pixels on an edge (0-1).
-* ``learned``: a hook for a learned model such as ICNet. It needs a scorer
-  ``learned_scorer(path) -> float`` (e.g. one that wraps the IC9600 weights); without it a
-  :class:`ConfigError` explains that no weights are configured. No weights are bundled.
+* ``learned``: a learned model such as the authors' ICNet (IC9600), supplied by the user as
+  ``complexity.scorer: "module:function"`` (an importable module) or
+  ``"path/to/file.py:function"`` (a file, relative to the working directory). The function
+  takes a batch, a list of RGB images as ``numpy.uint8`` arrays of shape ``(H, W, 3)`` at
+  their stored size (the scorer resizes/normalises as its model needs), and returns one
+  float per image, higher = more complex; batches hold up to ``complexity.batch_size``
+  images. A scorer may load its weights on first call (cache them in a module global). No
+  weights are bundled; without a scorer, ``measure: learned`` is a ConfigError.
+
+Example (``my_ic.py``)::
+
+    import numpy as np
+
+    def score(images: list[np.ndarray]) -> list[float]:
+        return [float(image.std()) for image in images]   # stand-in: pixel spread
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -31,6 +43,15 @@ from .analysis import load_labels
 from .errors import ConfigError, InputDataError
 
 SIZE = 224
+LEARNED_NEEDS_SCORER = (
+    "complexity.measure is 'learned' but no learned complexity model is configured "
+    "(complexity.scorer is empty; vitconcepts bundles no weights)."
+)
+LEARNED_HINT = (
+    "set complexity.scorer: my_module:score (a function taking a list of uint8 RGB arrays "
+    "and returning one float each, e.g. wrapping IC9600/ICNet), or use "
+    "complexity.measure: compression or edges."
+)
 MEASURES = ("compression", "edges", "learned")
 CANNY_SIGMA = 2.0
 
@@ -103,6 +124,91 @@ def _read_index(index_csv: PathLike) -> dict[int, str]:
     return dict(zip(index["sample"].astype(int), index["path"], strict=True))
 
 
+#: A learned scorer: a batch of RGB uint8 arrays ``(H, W, 3)`` -> one float per image.
+LearnedScorer = Callable[[list[np.ndarray]], Sequence[float]]
+
+
+def load_scorer(spec: str) -> LearnedScorer:
+    """Resolve ``complexity.scorer`` (``"module:function"`` or ``"file.py:function"``).
+
+    Raises :class:`ConfigError` naming the key when the spec is malformed, the module or file
+    cannot be imported, or the attribute is missing or not callable.
+    """
+    import importlib
+    import importlib.util
+
+    module_name, sep, attr = str(spec or "").rpartition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(
+            f"complexity.scorer is {spec!r}, not of the form 'module:function'.",
+            "set complexity.scorer: my_package.my_module:score (importable) or "
+            "path/to/my_ic.py:score.",
+        )
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise FileNotFoundError(f"no file {path.resolve()}")
+            loader_spec = importlib.util.spec_from_file_location(f"_vc_scorer_{path.stem}", path)
+            if loader_spec is None or loader_spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(loader_spec)
+            loader_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except Exception as error:  # the user's module: report whatever it raised
+        raise ConfigError(
+            f"complexity.scorer {spec!r}: cannot import {module_name!r} "
+            f"({type(error).__name__}: {error}).",
+            "make the module importable (PYTHONPATH or pip install), or give a .py file path "
+            "relative to the working directory.",
+        ) from error
+    scorer = getattr(module, attr, None)
+    if not callable(scorer):
+        raise ConfigError(
+            f"complexity.scorer {spec!r}: {module_name!r} has no function {attr!r}.",
+            "name a function taking a list of uint8 RGB arrays and returning one float each.",
+        )
+    return scorer
+
+
+def _rgb(path: str) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (OSError, UnidentifiedImageError) as error:
+        raise InputDataError(
+            f"Cannot read image {path} for the complexity measure ({error}).",
+            "Check the probe images (rerun prepare_probe).",
+        ) from error
+
+
+def score_learned(
+    paths: Sequence[str], scorer: LearnedScorer | str, batch_size: int = 64
+) -> list[float]:
+    """Score images with a learned ``scorer`` (a callable or a ``complexity.scorer`` spec)."""
+    if isinstance(scorer, str):
+        scorer = load_scorer(scorer)
+    values: list[float] = []
+    for start in range(0, len(paths), max(1, batch_size)):
+        batch = [_rgb(p) for p in paths[start : start + batch_size]]
+        scores = [float(v) for v in np.asarray(scorer(batch), dtype=np.float64).reshape(-1)]
+        if len(scores) != len(batch):
+            raise InputDataError(
+                f"complexity.scorer returned {len(scores)} value(s) for a batch of "
+                f"{len(batch)} images.",
+                "return exactly one float per image, in order.",
+            )
+        if not all(np.isfinite(scores)):
+            raise InputDataError(
+                "complexity.scorer returned a non-finite value in the batch starting at "
+                f"{paths[start]}.",
+                "return finite floats.",
+            )
+        values += scores
+    return values
+
+
 def _score_one(args: tuple[str, str]) -> float:
     measure, path = args
     return _MEASURE_FUNCTIONS[measure](path)
@@ -112,21 +218,21 @@ def score_images(
     paths: Mapping[int, str],
     measure: str = "compression",
     threads: int = 1,
-    learned_scorer: Callable[[str], float] | None = None,
+    learned_scorer: LearnedScorer | str | None = None,
+    batch_size: int = 64,
 ) -> dict[int, float]:
-    """Complexity of every image in ``paths`` (``{sample: path}``), each computed once."""
+    """Complexity of every image in ``paths`` (``{sample: path}``), each computed once.
+
+    ``learned_scorer`` (a callable or a ``"module:function"`` spec) is used by ``learned``.
+    """
     if measure not in MEASURES:
         raise ConfigError(f"complexity.measure is {measure!r}.", f"Use one of {list(MEASURES)}.")
     samples = sorted(paths)
     if measure == "learned":
         if learned_scorer is None:
-            raise ConfigError(
-                "complexity.measure is 'learned' but no learned complexity model is "
-                "configured (vitconcepts bundles no weights).",
-                "Pass learned_scorer (a callable path -> score, e.g. wrapping IC9600/ICNet "
-                "weights) or use complexity.measure: compression or edges.",
-            )
-        return {sample: float(learned_scorer(paths[sample])) for sample in samples}
+            raise ConfigError(LEARNED_NEEDS_SCORER, LEARNED_HINT)
+        values = score_learned([paths[s] for s in samples], learned_scorer, batch_size)
+        return dict(zip(samples, values, strict=True))
     jobs = [(measure, paths[sample]) for sample in samples]
     if threads > 1 and len(jobs) > 64:
         with ProcessPoolExecutor(max_workers=threads) as pool:
@@ -180,7 +286,8 @@ def image_complexity(
     measure: str = "compression",
     threads: int = 1,
     cache_csv: PathLike | None = None,
-    learned_scorer: Callable[[str], float] | None = None,
+    learned_scorer: LearnedScorer | str | None = None,
+    batch_size: int = 64,
 ) -> pd.DataFrame:
     """Mean complexity of the units' top-activating images per model and layer.
 
@@ -189,6 +296,7 @@ def image_complexity(
     authors' notebook. Each image is scored once (optionally persisted in ``cache_csv``,
     columns ``sample, measure, complexity``). Returns/writes columns
     ``model, layer, complexity, n_images`` (``n_images`` = number of pairs averaged).
+    ``learned_scorer``/``batch_size``: the scorer of ``measure="learned"`` (module docstring).
     """
     if measure not in MEASURES:
         raise ConfigError(f"complexity.measure is {measure!r}.", f"Use one of {list(MEASURES)}.")
@@ -212,7 +320,7 @@ def image_complexity(
     scores = _load_cache(cache_csv, measure)
     todo = {s: index[s] for s in needed if s not in scores}
     if todo:
-        scores.update(score_images(todo, measure, threads, learned_scorer))
+        scores.update(score_images(todo, measure, threads, learned_scorer, batch_size))
         _save_cache(cache_csv, measure, scores)
     rows = []
     for model, layers in layer_images.items():

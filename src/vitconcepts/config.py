@@ -86,6 +86,7 @@ def check_roles(config: dict) -> None:
     models = config["models"]
     analysis = config.get("analysis", {})
     named = [("analysis.vits", m) for m in analysis.get("vits", [])]
+    named += [("analysis.finetuning_mean", m) for m in analysis.get("finetuning_mean", [])]
     if analysis.get("cnn"):
         named.append(("analysis.cnn", analysis["cnn"]))
     example = analysis.get("example_units", {}).get("model")
@@ -140,6 +141,59 @@ def check_concept_set(config: dict) -> None:
         )
 
 
+def check_clip_models(config: dict) -> None:
+    """Every CLIP scorer states its weights: an open_clip tag, or `pretrained: false`.
+
+    A missing or null `pretrained` would silently build a randomly initialised scorer whose
+    labels mean nothing, so it is an error; only an explicit `false` asks for random weights
+    (tests), and that choice is stamped on every output (:func:`random_clip_scorer`).
+    """
+    for key, entry in config.get("clip_models", {}).items():
+        tag = entry.get("pretrained")
+        if tag is False or (isinstance(tag, str) and tag.strip()):
+            continue
+        state = "missing" if "pretrained" not in entry else f"{tag!r}"
+        raise ConfigError(
+            f"Config key `clip_models.{key}.pretrained` is {state}: the CLIP scorer's weights "
+            "are not stated, and a randomly initialised scorer gives meaningless labels.",
+            f"set `clip_models.{key}.pretrained: openai` (the paper's weights, or another "
+            "open_clip tag of its arch), or `pretrained: false` for a random scorer in tests.",
+        )
+
+
+def random_clip_scorer(config: dict) -> bool:
+    """True when this run's labels come from a randomly initialised CLIP scorer.
+
+    That is: labels are computed (not the authors' published ones) and the entry of
+    `clip_model` says `pretrained: false`.
+    """
+    if config.get("labels_source") == "published":
+        return False
+    entry = config.get("clip_models", {}).get(config.get("clip_model"), {})
+    return entry.get("pretrained") is False
+
+
+#: Stamp put on every output of a run whose labels come from a random CLIP scorer.
+RANDOM_SCORER_NOTE = "random CLIP scorer: labels are not meaningful"
+
+
+def check_complexity(config: dict) -> None:
+    """`complexity.measure: learned` needs `complexity.scorer: module:function`."""
+    from .complexity import LEARNED_HINT, LEARNED_NEEDS_SCORER
+
+    complexity = config.get("complexity", {})
+    if complexity.get("measure") == "learned":
+        scorer = complexity.get("scorer")
+        if not scorer:
+            raise ConfigError(LEARNED_NEEDS_SCORER, LEARNED_HINT)
+        module, sep, attr = str(scorer).rpartition(":")
+        if not (sep and module and attr):
+            raise ConfigError(
+                f"Config key `complexity.scorer` is {scorer!r}, not of the form 'module:function'.",
+                LEARNED_HINT,
+            )
+
+
 def check_config(config: dict) -> None:
     """Run every cross-key check; raise ConfigError with one paragraph on the first problem."""
     _require_key(config, "probes", "probe")
@@ -148,6 +202,8 @@ def check_config(config: dict) -> None:
     check_models(config["models"])
     check_layers(config["models"])
     check_roles(config)
+    check_clip_models(config)
+    check_complexity(config)
     check_published(config)
     check_concept_set(config)
 
@@ -174,3 +230,31 @@ def finetuned_pairs(config: dict) -> dict[str, tuple[str, str]]:
         if base and base in analysed:
             pairs[key] = (base, entry.get("dataset") or "finetuned")
     return pairs
+
+
+def finetuning_conditions(config: dict) -> dict[str, list[str]]:
+    """The models averaged per condition in the paper's Figs. 7 and 8.
+
+    ``{"pretrained": bases, dataset: [finetuned copy of each base], ...}``, bases from
+    ``analysis.finetuning_mean`` (the paper: vit, dinov2, clip), or when that list is empty
+    the models of ``analysis.vits`` that have finetuned copies; datasets in config order,
+    each list in base order (a base without a copy on a dataset is left out of that mean).
+    Empty when no analysed model has finetuned copies.
+    """
+    pairs = finetuned_pairs(config)
+    analysis = config.get("analysis", {})
+    with_copies = {base for base, _ in pairs.values()}
+    bases = list(analysis.get("finetuning_mean") or [])
+    if not bases:
+        bases = [m for m in analysis.get("vits", []) if m in with_copies]
+    bases = [m for m in bases if m in analysed_models(config)]
+    if not bases or not pairs:
+        return {}
+    copies: dict[str, dict[str, str]] = {}
+    for model, (base, dataset) in pairs.items():
+        if base in bases:
+            copies.setdefault(dataset, {})[base] = model
+    conditions = {"pretrained": bases}
+    for dataset, by_base in copies.items():
+        conditions[dataset] = [by_base[b] for b in bases if b in by_base]
+    return conditions if len(conditions) > 1 else {}

@@ -34,6 +34,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from PIL import Image
 
 from vitconcepts import style
+from vitconcepts.analysis import finetuning_category_shares, finetuning_concepts_per_layer
 from vitconcepts.errors import ConfigError, InputDataError
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "plot_example_units",
     "plot_finetuned_category_shares",
     "plot_finetuned_concepts_per_layer",
+    "plot_finetuning_category_shares",
+    "plot_finetuning_concepts_per_layer",
     "plot_image_complexity",
     "plot_score_histograms",
     "read_label_csv",
@@ -236,7 +239,9 @@ def plot_category_shares_vit_mean(
 ) -> pd.DataFrame:
     """Paper Fig. 1: category shares per layer averaged over ``models`` (stacked bars).
 
-    A category a model-layer lacks counts as share 0 in the mean. Source CSV columns:
+    The mean is ``numpy.mean`` over the models in ``models`` order (the notebook's Fig. 1
+    cell; the paper plots colors, textures, natural elements and objects of this table). A
+    category a model-layer lacks counts as share 0 in the mean. Source CSV columns:
     ``layer, category, share, n_models``.
     """
     df = _read_csv(shares_csv, SHARES_COLUMNS, "category shares")
@@ -245,8 +250,18 @@ def plot_category_shares_vit_mean(
     cats = style.ordered_categories(set().union(*(t.columns for t in tables)))
     tables = [t.reindex(columns=cats).fillna(0.0) for t in tables]
     stacked = pd.concat(tables, keys=range(len(tables)), names=["_m", "layer"])
-    mean = stacked.groupby(level="layer").mean()
     n_models = stacked.groupby(level="layer").size()
+    # numpy.mean over the models in `models` order, like the notebook's Fig. 1 cell (pandas'
+    # groupby mean sums with compensation and can differ in the last digit)
+    layers = sorted(n_models.index)
+    mean = pd.DataFrame(
+        [
+            [np.mean([t.at[layer, c] for t in tables if layer in t.index]) for c in cats]
+            for layer in layers
+        ],
+        index=pd.Index(layers, name="layer"),
+        columns=pd.Index(cats, name="category"),
+    )
     data = _tidy_shares(mean)
     data["n_models"] = data["layer"].map(n_models).astype(int)
 
@@ -847,4 +862,123 @@ def plot_score_histograms(
             ax.set_visible(False)
         style.save_figure(fig, out_pdf)
     _write_source(data, out_pdf, list(label_csvs.values()))
+    return data
+
+
+#: The categories the paper's Fig. 7 draws, one panel each.
+FINETUNING_CATEGORIES = (
+    "colors",
+    "textures and materials",
+    "natural elements and organisms",
+    "objects and machines",
+    "places and buildings",
+    "activities",
+)
+
+
+def _check_conditions(conditions: Mapping[str, Sequence[str]], figure: str) -> None:
+    if not conditions:
+        raise ConfigError(
+            f"Figure {figure} needs base models with finetuned copies.",
+            "Give models `finetuned_from` and `dataset`, and list the base models under "
+            "analysis.finetuning_mean (the paper: [vit, dinov2, clip]).",
+        )
+
+
+def _condition_legend(fig, conditions: Sequence[str]) -> None:
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=style.dataset_color(c),
+            linestyle=style.dataset_linestyle(c),
+            marker="o",
+            markersize=2.5,
+            label=c if c == "pretrained" else f"finetuned to {style.DATASET_NAMES.get(c, c)}",
+        )
+        for c in conditions
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(conditions))
+
+
+def _mean_title(conditions: Mapping[str, Sequence[str]]) -> str:
+    names = ", ".join(style.model_name(m) for m in conditions.get("pretrained", []))
+    return f"mean over {names}" if names else ""
+
+
+def plot_finetuning_concepts_per_layer(
+    concepts_csv: PathLike, conditions: Mapping[str, Sequence[str]], out_pdf: PathLike
+) -> pd.DataFrame:
+    """Paper Fig. 8: unique concepts per layer averaged per condition, one line per condition.
+
+    ``conditions`` maps ``pretrained`` and each finetuning dataset to the models averaged
+    (:func:`vitconcepts.config.finetuning_conditions`). Source CSV
+    ``finetuning_concepts_per_layer.csv``: ``condition, layer, n_concepts``
+    (:func:`vitconcepts.analysis.finetuning_concepts_per_layer`).
+    """
+    _check_conditions(conditions, "finetuning_concepts_per_layer")
+    df = _read_csv(concepts_csv, CONCEPTS_COLUMNS, "concepts per layer")
+    data = finetuning_concepts_per_layer(df, conditions)
+    present = list(dict.fromkeys(data["condition"]))
+    with style.style_context():
+        fig, ax = style.plt.subplots(figsize=(4.2, 3.0), layout="constrained")
+        for c in present:
+            d = data[data["condition"] == c]
+            ax.plot(
+                d["layer"],
+                d["n_concepts"],
+                marker="o",
+                markersize=2.5,
+                color=style.dataset_color(c),
+                linestyle=style.dataset_linestyle(c),
+            )
+        _layer_axis(ax, data["layer"].unique())
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("unique concepts")
+        ax.set_title(_mean_title(conditions), fontsize=8)
+        _condition_legend(fig, present)
+        style.save_figure(fig, out_pdf)
+    _write_source(data, out_pdf, [concepts_csv])
+    return data
+
+
+def plot_finetuning_category_shares(
+    shares_csv: PathLike, conditions: Mapping[str, Sequence[str]], out_pdf: PathLike
+) -> pd.DataFrame:
+    """Paper Fig. 7: category shares per layer averaged per condition, a panel per category.
+
+    Panels: the six categories of :data:`FINETUNING_CATEGORIES`; lines: the conditions.
+    Source CSV ``finetuning_category_shares.csv``: ``condition, layer, category, share``
+    (fractions; all nine categories; :func:`vitconcepts.analysis.finetuning_category_shares`).
+    """
+    _check_conditions(conditions, "finetuning_category_shares")
+    df = _read_csv(shares_csv, SHARES_COLUMNS, "category shares")
+    data = finetuning_category_shares(df, conditions)
+    present = list(dict.fromkeys(data["condition"]))
+    with style.style_context():
+        fig, axes = style.plt.subplots(
+            2, 3, figsize=(style.FULL_WIDTH, 4.4), sharey=True, layout="constrained"
+        )
+        for ax, cat in zip(axes.flat, FINETUNING_CATEGORIES, strict=True):
+            d = data[data["category"] == cat]
+            for c in present:
+                dc = d[d["condition"] == c]
+                ax.plot(
+                    dc["layer"],
+                    dc["share"],
+                    marker="o",
+                    markersize=2.5,
+                    color=style.dataset_color(c),
+                    linestyle=style.dataset_linestyle(c),
+                )
+            ax.set_title(cat)
+            _layer_axis(ax, d["layer"].unique(), max_ticks=7)
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.set_ylim(bottom=0)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("share of concepts")
+        fig.suptitle(_mean_title(conditions), fontsize=9)
+        _condition_legend(fig, present)
+        style.save_figure(fig, out_pdf)
+    _write_source(data, out_pdf, [shares_csv])
     return data

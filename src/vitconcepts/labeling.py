@@ -38,6 +38,7 @@ CUDA).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -558,6 +559,19 @@ def _read_layer(activations_nc: str | Path, layer: str) -> np.ndarray:
     return np.asarray(read_layer(activations_nc, layer), dtype=np.float32)
 
 
+def _scorer_note(*embedding_ncs: str | Path) -> str | None:
+    """The random-scorer note an embedding file's provenance carries (random CLIP), if any."""
+    import xarray as xr
+
+    for path in embedding_ncs:
+        with xr.open_dataset(path) as ds:
+            record = json.loads(ds.attrs.get("provenance", "{}"))
+        note = (record.get("clip") or {}).get("random_clip_scorer")
+        if note:
+            return str(note)
+    return None
+
+
 def _file_identity(path: str | Path) -> dict[str, Any]:
     stat = os.stat(path)
     return {"path": os.path.abspath(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
@@ -833,6 +847,9 @@ def label_units(
             "concept_embeddings": str(concept_emb_nc),
             "concepts_sha256": sha256_file(concepts_txt),
         }
+        note = _scorer_note(image_emb_nc, concept_emb_nc)
+        if note:
+            extra["random_clip_scorer"] = note
         write_sidecar(out_csv, **extra)
         writer.finalize({"provenance": provenance_json(**extra)})
     return out_csv

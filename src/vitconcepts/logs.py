@@ -14,6 +14,11 @@ On success every output file that does not carry its own provenance (NetCDF file
 an attr, label CSVs get a richer sidecar from ``label_units``) gets a
 ``<output>.provenance.json`` sidecar: rule, wildcards, params (the config entries used),
 and the sha256 of each input file (its size alone above 256 MB).
+
+When the run's labels come from a randomly initialised CLIP scorer (``clip_models.<key>.
+pretrained: false``, :func:`vitconcepts.config.random_clip_scorer`), every sidecar gets a
+``random_clip_scorer`` entry and every figure saved by the job is watermarked with
+:data:`vitconcepts.config.RANDOM_SCORER_NOTE`.
 """
 
 from __future__ import annotations
@@ -45,9 +50,18 @@ def rule_log(smk: Any) -> Iterator[logging.Logger]:
     logger.setLevel(logging.INFO)
     redirect = contextlib.ExitStack() if handle is None else _redirected(handle)
     started = time.time()
+    note = _scorer_note(smk)
+    if note:
+        from . import style
+
+        style.set_watermark(note)
     try:
         with redirect:
             logger.info("rule %s: start", getattr(smk, "rule", "?"))
+            if note:
+                logger.warning(
+                    "%s (clip_models.%s.pretrained: false)", note, smk.config["clip_model"]
+                )
             yield logger
             write_rule_provenance(smk, since=started)
             logger.info("rule %s: done", getattr(smk, "rule", "?"))
@@ -61,6 +75,10 @@ def rule_log(smk: Any) -> Iterator[logging.Logger]:
         logger.removeHandler(handler)
         if handle is not None:
             handle.close()
+        if note:
+            from . import style
+
+            style.set_watermark(None)
 
 
 @contextlib.contextmanager
@@ -84,6 +102,16 @@ def _input_fingerprints(paths: list[str]) -> dict[str, str]:
         elif path.is_dir() and (path / "manifest.json").is_file():
             fingerprints[str(path)] = f"manifest sha256:{sha256_file(path / 'manifest.json')}"
     return fingerprints
+
+
+def _scorer_note(smk: Any) -> str | None:
+    """The random-scorer note when the run's config scores with a random CLIP, else None."""
+    from .config import RANDOM_SCORER_NOTE, random_clip_scorer
+
+    config = getattr(smk, "config", None)
+    if not isinstance(config, dict):
+        return None
+    return RANDOM_SCORER_NOTE if random_clip_scorer(config) else None
 
 
 def write_rule_provenance(smk: Any, since: float = 0.0) -> list[Path]:
@@ -110,6 +138,9 @@ def write_rule_provenance(smk: Any, since: float = 0.0) -> list[Path]:
         "params": params,
         "inputs": _input_fingerprints([str(p) for p in smk.input]),
     }
+    note = _scorer_note(smk)
+    if note:
+        record["random_clip_scorer"] = note
     for path in pending:
         written.append(write_sidecar(path, **record))
     return written

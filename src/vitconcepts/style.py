@@ -161,15 +161,53 @@ def style_context() -> Any:
     return plt.rc_context(RC)
 
 
+#: Text stamped across every figure saved while it is set (see :func:`set_watermark`).
+_WATERMARK: str | None = None
+
+
+def set_watermark(text: str | None) -> None:
+    """Stamp ``text`` on every figure :func:`save_figure` writes from now on (None: stop).
+
+    ``vitconcepts.logs.rule_log`` sets it for runs whose labels come from a random CLIP
+    scorer, so no such figure can be mistaken for a result.
+    """
+    global _WATERMARK
+    _WATERMARK = text or None
+
+
+def watermark() -> str | None:
+    """The text :func:`save_figure` currently stamps on figures, if any."""
+    return _WATERMARK
+
+
 def save_figure(fig: Figure, out_pdf: str | Path) -> tuple[Path, Path]:
     """Save ``fig`` as vector PDF and 200-dpi PNG with fixed metadata; close it.
 
-    Returns the PDF and PNG paths. Output is byte-identical across reruns.
+    Returns the PDF and PNG paths. Output is byte-identical across reruns. With a
+    :func:`set_watermark` text, the text is drawn across the figure in red and stored in the
+    PDF's ``Subject`` and the PNG's ``Description`` metadata.
     """
     out_pdf = Path(out_pdf)
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
     out_png = out_pdf.with_suffix(".png")
-    fig.savefig(out_pdf, format="pdf", metadata={"CreationDate": None, "ModDate": None})
-    fig.savefig(out_png, format="png", dpi=200, metadata={"Software": None})
+    pdf_meta: dict[str, Any] = {"CreationDate": None, "ModDate": None}
+    png_meta: dict[str, Any] = {"Software": None}
+    if _WATERMARK:
+        fig.text(
+            0.5,
+            0.5,
+            _WATERMARK,
+            ha="center",
+            va="center",
+            rotation=18,
+            fontsize=13,
+            color="#CC0000",
+            alpha=0.55,
+            zorder=1000,
+        )
+        pdf_meta["Subject"] = _WATERMARK
+        png_meta["Description"] = _WATERMARK
+    fig.savefig(out_pdf, format="pdf", metadata=pdf_meta)
+    fig.savefig(out_png, format="png", dpi=200, metadata=png_meta)
     plt.close(fig)
     return out_pdf, out_png

@@ -53,6 +53,8 @@ KNOWN_FIGURES: tuple[str, ...] = (
     "example_units",
     "image_complexity",
     "category_shares_resnet",
+    "finetuning_category_shares",
+    "finetuning_concepts_per_layer",
     "finetuned_category_shares",
     "finetuned_concepts_per_layer",
     "score_histograms",
@@ -364,7 +366,10 @@ def _check_name(name: str) -> str:
 
 
 def write_generated_tex(
-    figures: Sequence[PathLike], tables: Sequence[PathLike], out_tex: PathLike
+    figures: Sequence[PathLike],
+    tables: Sequence[PathLike],
+    out_tex: PathLike,
+    warning: str | None = None,
 ) -> Path:
     """Write ``generated.tex``: which figures/tables exist, for ``paper/main.tex``.
 
@@ -372,7 +377,9 @@ def write_generated_tex(
     the file stem counts. It declares each with ``\\vcfigurehere{name}`` /
     ``\\vctablehere{name}``, defines ``\\vcappendixfigures`` (the ``appendix_<model>``
     figures) and ``\\vcextrafigures`` / ``\\vcextratables`` (anything main.tex does not
-    place itself), all sorted so the file is deterministic.
+    place itself), all sorted so the file is deterministic. A ``warning`` (e.g. the random
+    CLIP scorer note) sets ``\\vcwarningtrue`` and ``\\vcwarningtext``, which main.tex
+    prints boxed on the title page and in every page's footer.
     """
     fig_names = sorted({_check_name(_name(f)) for f in figures})
     tab_names = sorted({_check_name(_name(t)) for t in tables})
@@ -382,6 +389,9 @@ def write_generated_tex(
     ]
     lines += [rf"\vcfigurehere{{{n}}}" for n in fig_names]
     lines += [rf"\vctablehere{{{n}}}" for n in tab_names]
+    if warning:
+        lines.append(r"\vcwarningtrue")
+        lines.append(rf"\renewcommand{{\vcwarningtext}}{{{latex_escape(warning)}}}")
     appendix = sorted(
         (n for n in fig_names if n.startswith("appendix_")),
         key=lambda n: model_sort_key(n[len("appendix_") :]),

@@ -1,0 +1,9 @@
+"""Rule plot_finetuning_category_shares: paper Fig. 7 (PDF, PNG and its source CSV)."""
+
+from vitconcepts.figures import plot_finetuning_category_shares
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    plot_finetuning_category_shares(
+        snakemake.input.shares, snakemake.params.conditions, snakemake.output.pdf
+    )

@@ -1,0 +1,9 @@
+"""Rule plot_finetuning_concepts_per_layer: paper Fig. 8 (PDF, PNG and its source CSV)."""
+
+from vitconcepts.figures import plot_finetuning_concepts_per_layer
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    plot_finetuning_concepts_per_layer(
+        snakemake.input.counts, snakemake.params.conditions, snakemake.output.pdf
+    )
