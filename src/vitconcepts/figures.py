@@ -355,7 +355,9 @@ def plot_category_shares(
 
 def read_label_csv(path: PathLike) -> pd.DataFrame:
     """Read a unit-label CSV; adds ``layer_index`` (0-based, order of first appearance)."""
-    df = _read_csv(path, LABEL_COLUMNS, "unit labels")
+    from vitconcepts.analysis import check_labels
+
+    df = check_labels(_read_csv(path, LABEL_COLUMNS, "unit labels"), path)
     order = {name: i for i, name in enumerate(dict.fromkeys(df["layer"].astype(str)))}
     df["layer"] = df["layer"].astype(str)
     df["layer_index"] = df["layer"].map(order).astype(int)
@@ -794,8 +796,7 @@ def plot_score_histograms(
                 f"Figure score_histograms: label file {path} for {model} does not exist; skipped."
             )
             continue
-        values = _read_csv(path, ("similarity",), "unit labels")["similarity"].to_numpy(float)
-        scores[model] = values[np.isfinite(values)]
+        scores[model] = read_label_csv(path)["similarity"].to_numpy(float)
     if not scores or all(v.size == 0 for v in scores.values()):
         raise InputDataError(
             "Figure score_histograms: no label scores to plot "

@@ -200,7 +200,13 @@ def unreadable(path: str | Path, error: BaseException) -> InputDataError:
     )
 
 
-def require_finite(values: np.ndarray, path: str | Path, what: str) -> None:
+def require_finite(
+    values: np.ndarray,
+    path: str | Path,
+    what: str,
+    cause: str = "the file is incomplete or corrupt (e.g. written while the disk was full), "
+    "not a numerical result",
+) -> None:
     """Raise InputDataError if ``values`` (read from ``path``) hold NaN or inf."""
     values = np.asarray(values)
     if values.dtype.kind not in "fc":
@@ -211,7 +217,6 @@ def require_finite(values: np.ndarray, path: str | Path, what: str) -> None:
         by = f" (written by rule {rule})" if rule else ""
         raise InputDataError(
             f"{path}{by} holds {int(bad.sum())} NaN/inf values in {what}, first at flat "
-            f"index {int(np.flatnonzero(bad.ravel())[0])}: the file is incomplete or "
-            f"corrupt (e.g. written while the disk was full), not a numerical result.",
+            f"index {int(np.flatnonzero(bad.ravel())[0])}: {cause}.",
             rerun_fix(path),
         )
