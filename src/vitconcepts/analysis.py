@@ -103,14 +103,10 @@ def check_labels(frame: pd.DataFrame, path: PathLike) -> pd.DataFrame:
     frame = frame.copy()
     raw = frame["similarity"]
     similarity = pd.to_numeric(raw, errors="coerce").astype(float)
-    text = (
-        similarity.isna().to_numpy()
-        & ~raw.astype(str)
-        .str.strip()
-        .str.lower()
-        .isin(["", "nan", "-nan", "+nan", "none", "null"])
-        .to_numpy()
+    spelled_nan = (
+        raw.astype(str).str.strip().str.lower().isin(["", "nan", "-nan", "+nan", "none", "null"])
     )
+    text = (similarity.isna() & raw.notna() & ~spelled_nan).to_numpy(dtype=bool)
     if text.any():
         bad(text, "similarity", "a similarity that is not a number")
     if not np.isfinite(similarity.to_numpy()).all():

@@ -35,6 +35,7 @@ from PIL import Image
 
 from vitconcepts import style
 from vitconcepts.errors import ConfigError, InputDataError
+from vitconcepts.storage import rerun_fix
 
 __all__ = [
     "plot_appendix",
@@ -85,14 +86,14 @@ def _read_csv(path: PathLike, columns: Sequence[str], what: str) -> pd.DataFrame
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputDataError(
             f"The {what} file {path} is not a readable CSV ({exc}).",
-            "Delete it and rerun the rule that produces it.",
+            rerun_fix(path),
         ) from exc
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InputDataError(
             f"The {what} file {path} lacks the column(s) {', '.join(missing)}; "
             f"expected {', '.join(columns)} (found {', '.join(map(str, df.columns))}).",
-            "Regenerate it with the current vitconcepts version.",
+            rerun_fix(path),
         )
     return df
 
