@@ -141,9 +141,15 @@ def test_every_rule_script_imports_the_checkout_first():
         if script.name == "_use_checkout.py":
             continue
         lines = script.read_text().splitlines()
-        imports = [i for i, line in enumerate(lines) if line.startswith(("from vitconcepts", "import vitconcepts"))]
+        imports = [
+            i
+            for i, line in enumerate(lines)
+            if line.startswith(("from vitconcepts", "import vitconcepts"))
+        ]
         first = imports[0] if imports else None
-        guard = next((i for i, line in enumerate(lines) if line.startswith("import _use_checkout")), None)
+        guard = next(
+            (i for i, line in enumerate(lines) if line.startswith("import _use_checkout")), None
+        )
         assert guard is not None and (first is None or guard < first), (
             f"{script.name} must `import _use_checkout` before importing vitconcepts"
         )
