@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 import xarray as xr
 from test_labeling import run_label, write_inputs
-from workflow_copy import TINY_CONFIG, copy_workflow, run_snakemake, snakemake_env, workflow_exists
+from workflow_copy import (
+    TINY_CONFIG,
+    copy_workflow,
+    read_completed,
+    run_snakemake,
+    snakemake_env,
+    workflow_exists,
+)
 
 from vitconcepts.analysis import concepts_per_layer, load_labels
 from vitconcepts.errors import InputDataError
@@ -153,3 +160,84 @@ def test_every_rule_script_imports_the_checkout_first():
         assert guard is not None and (first is None or guard < first), (
             f"{script.name} must `import _use_checkout` before importing vitconcepts"
         )
+
+
+def _fill(directory):
+    """Write a filler file into ``directory`` until its file system is full."""
+    filler = directory / "filler.bin"
+    block = b"\0" * 65536
+    with open(filler, "wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(block)
+        except OSError:
+            pass
+    with open(filler, "ab", buffering=0) as handle:  # the last partial pages
+        try:
+            while True:
+                handle.write(b"\0" * 512)
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not workflow_exists(), reason="no Snakefile/.test/config.yaml yet")
+def test_disk_full_during_embed_images_then_rerun(tmp_path, small_tmpfs):
+    """results/ on a real tmpfs that fills up after embed_images' first shard: the job fails
+    (exit non-zero) naming ENOSPC, the full mount and the file; a dump started on the still
+    full disk says the same (not netCDF's "PermissionError ... .partial"); after space is
+    freed the rerun resumes and its output equals an uninterrupted run's, with no NaN."""
+    import shutil
+
+    from workflow_copy import interrupt_when_partial, start_snakemake
+
+    work = copy_workflow(tmp_path / "wf")
+    results = small_tmpfs(4096)
+    (work / "results").symlink_to(results, target_is_directory=True)
+    out = "results/clip/test/tiny_clip.nc"
+    config = ("--configfile", TINY_CONFIG, "--cores", "1")
+    proc = start_snakemake(work, *config, out, log_name="full.out")
+    try:
+        done = interrupt_when_partial(
+            proc,
+            work / f"{out}.partial",
+            "embed_images.py",
+            sig=0,
+            min_done=16,
+            action=lambda: _fill(results),
+        )
+        assert proc.wait(timeout=600) != 0, "the run on a full disk exited 0"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert 16 <= done < 64
+    log = (work / "logs" / "embed_images" / "test" / "tiny_clip.log").read_text()
+    message = log.strip().splitlines()[-1]
+    assert "ENOSPC" in message and f"disk full on {results}" in message, log[-3000:]
+    assert f"{out}.partial" in message and "Fix: free space on" in message
+    assert not (work / out).exists()
+    kept = read_completed(work / f"{out}.partial")
+    assert kept is not None and kept >= done  # the shards on disk are kept
+
+    # another streamed output on the still-full disk: named as a full disk
+    dump = run_snakemake(
+        work, *config, "results/activations/test/tiny_vit.nc", log_name="dump.out", check=False
+    )
+    assert dump.returncode != 0
+    dump_log = (work / "logs" / "dump_activations" / "test" / "tiny_vit.log").read_text()
+    assert "disk full on" in dump_log.strip().splitlines()[-1], dump_log[-3000:]
+    assert "PermissionError" not in dump_log.strip().splitlines()[-1]
+
+    (results / "filler.bin").unlink()
+    run_snakemake(work, *config, out, log_name="resumed.out")
+    resumed = tmp_path / "resumed.nc"
+    shutil.copy(work / out, resumed)
+    log = (work / "logs" / "embed_images" / "test" / "tiny_clip.log").read_text()
+    assert f"{kept}/64" in log.replace("\r", "\n"), "the rerun did not resume"
+    run_snakemake(work, *config, "--forcerun", "embed_images", "--", out, log_name="ref.out")
+    with xr.open_dataset(resumed) as a, xr.open_dataset(work / out) as b:
+        assert np.isfinite(a["embedding"].values).all()
+        np.testing.assert_array_equal(a["embedding"].values, b["embedding"].values)
+        assert list(a["sample_id"].values) == list(b["sample_id"].values)

@@ -68,7 +68,7 @@ def rerun_fix(path: str | Path) -> str:
 
 def mount_point(path: str | Path) -> Path:
     """The mount point of the file system holding ``path`` (or its nearest existing parent)."""
-    current = Path(os.path.abspath(path))
+    current = Path(os.path.realpath(path))  # through symlinks (results/ -> another disk)
     while not current.exists() and current != current.parent:
         current = current.parent
     while not os.path.ismount(current) and current != current.parent:
@@ -133,8 +133,8 @@ def storage_error(
         name = "EDQUOT" if code == _errno.EDQUOT else "ENOSPC"
         needs = f", this output needs ~{human_bytes(need)}" if need else ""
         return StorageError(
-            f"Could not {action} {path}: {name}, no space left on device ({detail}): disk full "
-            f"on {mount}, {human_bytes(free or 0)} free{needs}.{kept}",
+            f"Could not {action} {path}: {name}, no space left on device (reported as: "
+            f"{detail}): disk full on {mount}, {human_bytes(free or 0)} free{needs}.{kept}",
             f"free space on {mount} (or point results/ at a larger disk, e.g. a symlink), "
             f"then {retry}.",
         )
