@@ -1,5 +1,7 @@
 """Rule build_paper: paper/main.pdf with latexmk."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.logs import rule_log
 from vitconcepts.tables import build_paper
 

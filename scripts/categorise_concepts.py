@@ -1,5 +1,7 @@
 """Rule categorise_concepts: one of the paper's 9 categories for every concept."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.categories import categorise_concepts
 from vitconcepts.logs import rule_log
 

@@ -1,5 +1,7 @@
 """Rule categoriser_agreement: the automatic categoriser against the curated map."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.categories import categoriser_agreement
 from vitconcepts.logs import rule_log
 

@@ -1,5 +1,7 @@
 """Rule concept_set: the concept list, one concept a line."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.concepts import build_concept_set
 from vitconcepts.logs import rule_log
 

@@ -1,5 +1,7 @@
 """Rule count_concepts: unique concepts per layer among units above the layer's median score."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.analysis import concepts_per_layer
 from vitconcepts.logs import rule_log
 

@@ -1,5 +1,7 @@
 """Rule download_clip: CLIP weights into resources/clip/{clip}/ with sha256s."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.clip import download_clip
 from vitconcepts.logs import rule_log
 

@@ -1,5 +1,7 @@
 """Rule download_model: weights of one model into resources/models/{model}/ with sha256s."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.download import download_model
 from vitconcepts.logs import rule_log
 

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.activations import dump_activations
 from vitconcepts.logs import rule_log
 from vitconcepts.models import resolve_model_spec

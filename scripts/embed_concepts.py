@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.clip import embed_concepts
 from vitconcepts.logs import rule_log
 

@@ -1,5 +1,7 @@
 """Rules fetch_published_labels, fetch_category_map: the authors' published files."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.logs import rule_log
 from vitconcepts.published import fetch_published
 

@@ -1,5 +1,7 @@
 """Rule image_complexity: mean complexity of the top-activating images per layer."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.complexity import image_complexity
 from vitconcepts.logs import rule_log
 

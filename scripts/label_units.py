@@ -1,5 +1,7 @@
 """Rule label_units: CLIP-Dissect labels (best concept, score, top images) for every unit."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.labeling import label_units
 from vitconcepts.logs import rule_log
 

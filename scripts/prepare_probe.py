@@ -1,5 +1,7 @@
 """Rule prepare_probe: the ordered, hashed index of the probe images."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.logs import rule_log
 from vitconcepts.probe import build_probe_index
 

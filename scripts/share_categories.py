@@ -1,5 +1,7 @@
 """Rule share_categories: category shares per layer among units above the layer's mean score."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.analysis import category_shares
 from vitconcepts.logs import rule_log
 

@@ -1,5 +1,7 @@
 """Rule table_categoriser_agreement: paper/tables/categoriser_agreement.tex."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.logs import rule_log
 from vitconcepts.tables import table_categoriser_agreement
 

@@ -1,5 +1,7 @@
 """Rule table_category_shares: paper/tables/category_shares.tex."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.logs import rule_log
 from vitconcepts.tables import table_category_shares
 

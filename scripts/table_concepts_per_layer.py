@@ -1,5 +1,7 @@
 """Rule table_concepts_per_layer: paper/tables/concepts_per_layer.tex."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.logs import rule_log
 from vitconcepts.tables import table_concepts_per_layer
 

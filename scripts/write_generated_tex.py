@@ -1,5 +1,7 @@
 """Rule write_generated_tex: which figures and tables paper/main.tex includes."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.logs import rule_log
 from vitconcepts.tables import write_generated_tex
 

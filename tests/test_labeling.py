@@ -6,7 +6,6 @@ import functools
 import math
 from pathlib import Path
 
-import netCDF4
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +23,7 @@ from vitconcepts.labeling import (
     soft_wpmi,
     wpmi,
 )
+from vitconcepts.ncstream import ShardedNetCDFWriter
 
 # --------------------------------------------------------------------------------------------
 # slow references written straight from the formulas (loops over units and ranks)
@@ -396,8 +396,7 @@ def test_label_units_resumes_finished_layers(tmp_path, monkeypatch):
         run_label(inputs, out)
     partial = out / "vit_topk.nc.partial"
     assert partial.exists() and not (out / "vit.csv").exists()
-    with netCDF4.Dataset(partial) as ds:
-        assert int(ds.completed) == 1
+    assert ShardedNetCDFWriter.read_completed(partial) == 1
 
     calls.clear()
 
@@ -430,3 +429,32 @@ def test_embedding_similarity_equals_dense_matrix(method):
     dense = METHODS[method](images @ concepts.T, activations, top_k=10)
     torch.testing.assert_close(lazy, dense, rtol=1e-5, atol=1e-5)
     assert torch.equal(lazy.argmax(dim=1), dense.argmax(dim=1))
+
+
+def test_label_units_resumes_across_thread_counts(tmp_path, monkeypatch, caplog):
+    """--cores does not enter the fingerprint: a partial written with 1 thread is resumed
+    with 2, and the result equals uninterrupted runs with either count."""
+    inputs = write_inputs(tmp_path / "in")
+    one, _ = run_label(inputs, tmp_path / "one", threads=1)
+    two, _ = run_label(inputs, tmp_path / "two", threads=2)
+    assert one.read_bytes() == two.read_bytes()
+    real = labeling.METHODS["soft_wpmi"]
+    calls: list[int] = []
+
+    @functools.wraps(real)
+    def failing(sim, act, **kwargs):
+        calls.append(act.shape[1])
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed while labelling the second layer")
+        return real(sim, act, **kwargs)
+
+    monkeypatch.setitem(labeling.METHODS, "soft_wpmi", failing)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_label(inputs, out, threads=1)
+    monkeypatch.setitem(labeling.METHODS, "soft_wpmi", real)
+    with caplog.at_level("INFO", logger="vitconcepts"):
+        csv, _ = run_label(inputs, out, threads=2)
+    assert "1 of 2 layers already labelled" in caplog.text
+    assert "discarding" not in caplog.text
+    assert csv.read_bytes() == one.read_bytes()

@@ -103,3 +103,59 @@ def test_random_scorer_stamps_sidecars_and_figures(tmp_path):
     assert note == description == RANDOM_SCORER_NOTE
     assert RANDOM_SCORER_NOTE in log
     assert figure_job("openai", "real")[:2] == (None, None)
+
+
+def _truncated_nc(path):
+    import numpy as np
+    import xarray as xr
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = np.random.default_rng(0).normal(size=(200, 32)).astype("float32")
+    xr.Dataset({"embedding": (("sample", "dim"), values)}).to_netcdf(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def test_foreign_error_names_the_truncated_input_and_the_rule(tmp_path, capfd):
+    """A raw 'NetCDF: HDF error' becomes one paragraph naming the file, the rule that wrote
+    it and a --forcerun command; the traceback goes to the rule log, and the failed job's
+    stale sidecar goes with its output."""
+    import netCDF4
+
+    bad = _truncated_nc(tmp_path / "results" / "clip" / "test" / "tiny_clip.nc")
+    job = fake_job(tmp_path, ["out.csv"], [bad])
+    (tmp_path / "out.csv.provenance.json").write_text("{}")  # from an earlier run
+    with pytest.raises(SystemExit) as info:
+        with rule_log(job):
+            netCDF4.Dataset(bad)
+    assert info.value.code == 1
+    console = capfd.readouterr().err
+    assert str(bad) in console and "written by rule embed_images" in console
+    assert f"--forcerun embed_images -- {bad}" in console and "truncated" in console
+    assert "Traceback" not in console
+    log = (tmp_path / "demo.log").read_text()
+    assert "Traceback" in log and str(bad) in log.splitlines()[-1]
+    assert not (tmp_path / "out.csv.provenance.json").exists()
+
+
+def test_enospc_is_explained_as_a_full_disk(tmp_path, capfd):
+    import errno
+
+    job = fake_job(tmp_path, ["out.csv"])
+    with pytest.raises(SystemExit):
+        with rule_log(job):
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out.csv"))
+    console = capfd.readouterr().err
+    assert "ENOSPC" in console and "disk full on /" in console and "out.csv" in console
+    assert "free space on" in console
+
+
+def test_unexpected_error_points_at_the_log(tmp_path, capfd):
+    job = fake_job(tmp_path, ["out.csv"])
+    with pytest.raises(SystemExit):
+        with rule_log(job):
+            raise ValueError("something odd")
+    console = capfd.readouterr().err
+    assert "ValueError: something odd" in console and "demo.log" in console
+    assert "Traceback" in (tmp_path / "demo.log").read_text()

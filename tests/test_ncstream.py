@@ -149,12 +149,127 @@ def test_progress_file_follows_mark_done_and_goes_with_finalize(tmp_path):
     assert not writer.progress_path.exists()
     writer.write("activations", 0, data[:, :, :4])
     writer.mark_done(4)
-    assert writer.progress_path.read_text() == "4 10\n"
+    assert writer.progress_path.read_text().splitlines()[0] == "4 10"
     writer.close()
-    assert _make(out).progress_path.read_text() == "4 10\n"  # resumed: still valid
+    assert ShardedNetCDFWriter.read_completed(writer.partial_path) == 4
+    assert _make(out).progress_path.read_text().splitlines()[0] == "4 10"  # resumed: valid
     writer = _make(out, fingerprint="other")  # started over: stale progress removed
     assert writer.start == 0 and not writer.progress_path.exists()
     writer.write("activations", 0, data)
     writer.mark_done(10)
     writer.finalize()
     assert out.exists() and not writer.progress_path.exists()
+
+
+# ------------------------------------------------------------------ faults
+
+
+def test_failed_sync_does_not_advance_the_count(tmp_path, monkeypatch):
+    import errno
+
+    from vitconcepts import ncstream
+    from vitconcepts.errors import StorageError
+
+    out = tmp_path / "f.nc"
+    data = _data()
+    writer = _make(out)
+    writer.write("activations", 0, data[:, :, :4])
+    writer.mark_done(4)
+    real = ncstream.fsync_path
+
+    def full(path, directory=False):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(ncstream, "fsync_path", full)
+    writer.write("activations", 4, data[:, :, 4:8])
+    with pytest.raises(StorageError, match=r"ENOSPC.*f\.nc\.partial.*disk full on /") as info:
+        writer.mark_done(8)
+    assert "4 of 10 sample entries" in str(info.value) and "Fix: free space" in str(info.value)
+    assert writer.completed == 4
+    with pytest.raises(RuntimeError, match="earlier write failed"):
+        writer.mark_done(8)
+    writer.close()
+    monkeypatch.setattr(ncstream, "fsync_path", real)
+    assert ShardedNetCDFWriter.read_completed(writer.partial_path) == 4
+    writer = _make(out)
+    assert writer.start == 4
+    writer.close()
+
+
+def test_resume_redoes_shards_whose_data_is_damaged(tmp_path, caplog):
+    import netCDF4
+
+    out = tmp_path / "d.nc"
+    data = _data()
+    writer = _make(out)
+    for begin in (0, 4):
+        writer.write("activations", begin, data[:, :, begin : begin + 4])
+        writer.mark_done(begin + 4)
+    writer.close()
+    with netCDF4.Dataset(writer.partial_path, "a") as ds:  # a hole, as after a full disk
+        ds["activations"][:, :, 5] = np.nan
+    with caplog.at_level("WARNING", logger="vitconcepts.ncstream"):
+        writer = _make(out)
+    assert writer.start == 4
+    assert "[4, 8) is damaged" in caplog.text and "redoing from sample 4" in caplog.text
+    writer.write("activations", 4, data[:, :, 4:])
+    writer.mark_done(10)
+    writer.finalize()
+    with xr.open_dataset(out) as ds:
+        np.testing.assert_array_equal(ds["activations"].values, data)
+
+
+def test_discarded_partial_says_why(tmp_path, caplog):
+    out = tmp_path / "w.nc"
+    writer = _make(out, fingerprint="one")
+    writer.write("activations", 0, _data()[:, :, :4])
+    writer.mark_done(4)
+    writer.close()
+    with caplog.at_level("WARNING", logger="vitconcepts.ncstream"):
+        _make(out, fingerprint="two").close()
+    assert "discarding" in caplog.text and "other inputs or settings" in caplog.text
+
+
+_FILL_SCRIPT = """
+import sys
+import numpy as np
+from vitconcepts.ncstream import ShardedNetCDFWriter
+n = 4096
+data = np.random.default_rng(0).standard_normal((n, 64)).astype(np.float32)
+writer = ShardedNetCDFWriter(
+    sys.argv[1], dims={"sample": n, "dim": 64}, coords={"sample": (("sample",), np.arange(n))},
+    variables={"embedding": (("sample", "dim"), "float32", (256, 64))}, fingerprint="x",
+)
+print("start", writer.start, flush=True)
+with writer:
+    for begin in range(writer.start, n, 256):
+        writer.write("embedding", begin, data[begin : begin + 256])
+        writer.mark_done(begin + 256)
+    writer.finalize()
+"""
+
+
+def test_disk_full_on_real_tmpfs_then_resume(small_tmpfs):
+    """A 256 KB tmpfs fills up mid-stream: the error names ENOSPC, the file and the mount;
+    after space is freed the rerun resumes from the shards on disk and the file equals the
+    data, no NaN."""
+    import subprocess
+    import sys
+
+    mount = small_tmpfs(256)
+    out = mount / "e.nc"
+    script = [sys.executable, "-c", _FILL_SCRIPT, str(out)]
+    first = subprocess.run(script, capture_output=True, text=True)
+    assert first.returncode != 0
+    assert "StorageError" in first.stderr and "ENOSPC" in first.stderr, first.stderr
+    assert f"{out}.partial" in first.stderr and f"disk full on {mount}" in first.stderr
+    done = ShardedNetCDFWriter.read_completed(f"{out}.partial")
+    assert done and 0 < done < 4096
+    subprocess.run(["mount", "-o", "remount,size=8m", str(mount)], check=True)
+    second = subprocess.run(script, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert f"start {done}" in second.stdout
+    data = np.random.default_rng(0).standard_normal((4096, 64)).astype(np.float32)
+    with xr.open_dataset(out) as ds:
+        assert np.isfinite(ds["embedding"].values).all()
+        np.testing.assert_array_equal(ds["embedding"].values, data)

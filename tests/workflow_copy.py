@@ -210,6 +210,7 @@ def interrupt_when_partial(
     min_done: int = 1,
     timeout: float = 600,
     slice_s: float = 0.005,
+    action=None,
 ) -> int:
     """Interrupt a snakemake run (started with start_new_session=True) once the rule job
     running ``script_name`` has recorded ``min_done`` finished shards in ``partial``.
@@ -220,6 +221,8 @@ def interrupt_when_partial(
     stale lock needs `snakemake --unlock`). SIGTERM: only the job's processes get it, as
     from SLURM at a time limit or scancel; snakemake sees the job fail, finishes the rest
     (keep-going) and exits non-zero. Returns the completed count seen before the signal.
+    With ``action`` (a callable), it is called while the job is stopped instead of sending
+    a signal (e.g. to fill the disk), then the job continues.
     """
     import signal
 
@@ -267,6 +270,12 @@ def interrupt_when_partial(
                 p.suspend()
         done = read_completed(partial) if partial.exists() else None
         if done is not None and done >= min_done:
+            if action is not None:
+                action()
+                for p in jobs:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        p.resume()
+                return done
             if sig == signal.SIGKILL:
                 tree = [root, *root.children(recursive=True)]
                 for p in tree:

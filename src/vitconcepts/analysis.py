@@ -39,6 +39,7 @@ import pandas as pd
 
 from .categories import CATEGORIES
 from .errors import InputDataError
+from .storage import rerun_fix
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def load_labels(csv: PathLike) -> pd.DataFrame:
     """Read a per-unit label CSV and add ``layer_index`` (0-based, network order).
 
     Network order is the order in which each ``layer`` value first appears in the file.
-    Raises :class:`InputDataError` naming the file when it is missing or lacks a column.
+    Raises :class:`InputDataError` naming the file when it is missing, lacks a column, or
+    holds values no labelling could have written (see :func:`check_labels`).
     """
     path = Path(csv)
     if not path.is_file():
@@ -62,21 +64,80 @@ def load_labels(csv: PathLike) -> pd.DataFrame:
             f"Label file {path} does not exist.",
             "Run the labeling step for this model, or set labels_source: published.",
         )
-    frame = pd.read_csv(
-        path,
-        dtype={"layer": str, "description": str, "images": str},
-        keep_default_na=False,
-        na_values={"similarity": ["", "nan", "NaN"]},
-    )
+    try:
+        frame = pd.read_csv(
+            path,
+            dtype={"layer": str, "description": str, "images": str},
+            keep_default_na=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise InputDataError(
+            f"Label file {path} is not a readable CSV ({error}).", rerun_fix(path)
+        ) from error
+    frame = check_labels(frame, path)
+    codes, _ = pd.factorize(frame["layer"], sort=False)
+    frame["layer_index"] = codes.astype(int)
+    return frame
+
+
+def check_labels(frame: pd.DataFrame, path: PathLike) -> pd.DataFrame:
+    """Validate a label table read from ``path``; return it with numeric ``unit`` (int) and
+    ``similarity`` (float) columns.
+
+    Rules (every computed and published label file satisfies them): the columns
+    :data:`REQUIRED_COLUMNS`; ``similarity`` a finite number; ``unit`` an integer; and in
+    each layer the units are exactly ``0 .. n-1``, each once (a repeated or out-of-range
+    unit would turn into a wrong layer width, e.g. "768--769 units"). Raises
+    :class:`InputDataError` naming the file, the first bad row and the rule that wrote it.
+    """
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
     if missing:
         raise InputDataError(
-            f"Label file {path} lacks column(s) {missing}; found {list(frame.columns)}.",
+            f"Label file {path} lacks column(s) {missing}; found {list(frame.columns)}. "
             "Label CSVs need the columns layer, unit, description, similarity, images.",
+            rerun_fix(path),
         )
-    frame["similarity"] = pd.to_numeric(frame["similarity"], errors="raise").astype(float)
-    codes, _ = pd.factorize(frame["layer"], sort=False)
-    frame["layer_index"] = codes.astype(int)
+    if frame.empty:
+        raise InputDataError(f"Label file {path} has no rows.", rerun_fix(path))
+
+    def bad(rows: np.ndarray, column: str, rule: str) -> None:
+        first = int(np.flatnonzero(rows)[0])
+        raise InputDataError(
+            f"Label file {path}: {int(rows.sum())} row(s) have {rule}, first line "
+            f"{first + 2} ({column}={frame[column].iloc[first]!r}).",
+            rerun_fix(path),
+        )
+
+    frame = frame.copy()
+    raw = frame["similarity"]
+    similarity = pd.to_numeric(raw, errors="coerce").astype(float)
+    spelled_nan = (
+        raw.astype(str).str.strip().str.lower().isin(["", "nan", "-nan", "+nan", "none", "null"])
+    )
+    text = (similarity.isna() & raw.notna() & ~spelled_nan).to_numpy(dtype=bool)
+    if text.any():
+        bad(text, "similarity", "a similarity that is not a number")
+    if not np.isfinite(similarity.to_numpy()).all():
+        bad(~np.isfinite(similarity.to_numpy()), "similarity", "a NaN/inf or empty similarity")
+    unit = pd.to_numeric(frame["unit"], errors="coerce")
+    integral = unit.notna().to_numpy() & (unit.fillna(0) % 1 == 0).to_numpy()
+    if not integral.all():
+        bad(~integral, "unit", "a unit that is not an integer")
+    frame["similarity"] = similarity
+    frame["unit"] = unit.astype(np.int64)
+    if (frame["layer"].astype(str).str.strip() == "").any():
+        bad((frame["layer"].astype(str).str.strip() == "").to_numpy(), "layer", "no layer")
+    for layer, units in frame.groupby("layer", sort=False)["unit"]:
+        values = np.sort(units.to_numpy())
+        if not np.array_equal(values, np.arange(len(values))):
+            duplicates = sorted(set(values[1:][np.diff(values) == 0].tolist()))
+            outside = sorted(set(values[(values < 0) | (values >= len(values))].tolist()))
+            raise InputDataError(
+                f"Label file {path}: layer {layer!r} has {len(values)} rows but its units are "
+                f"not 0..{len(values) - 1} each once (repeated: {duplicates[:5]}, out of "
+                f"range: {outside[:5]}).",
+                rerun_fix(path),
+            )
     return frame
 
 

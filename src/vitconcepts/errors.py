@@ -23,3 +23,7 @@ class ConfigError(VitconceptsError):
 
 class InputDataError(VitconceptsError):
     """An input file (image, download, index) is missing, corrupt or unreachable."""
+
+
+class StorageError(VitconceptsError):
+    """Writing an output failed: disk full, no permission, or an I/O error."""

@@ -36,6 +36,7 @@ from PIL import Image
 from vitconcepts import style
 from vitconcepts.analysis import finetuning_category_shares, finetuning_concepts_per_layer
 from vitconcepts.errors import ConfigError, InputDataError
+from vitconcepts.storage import rerun_fix
 
 __all__ = [
     "plot_appendix",
@@ -88,14 +89,14 @@ def _read_csv(path: PathLike, columns: Sequence[str], what: str) -> pd.DataFrame
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputDataError(
             f"The {what} file {path} is not a readable CSV ({exc}).",
-            "Delete it and rerun the rule that produces it.",
+            rerun_fix(path),
         ) from exc
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InputDataError(
             f"The {what} file {path} lacks the column(s) {', '.join(missing)}; "
             f"expected {', '.join(columns)} (found {', '.join(map(str, df.columns))}).",
-            "Regenerate it with the current vitconcepts version.",
+            rerun_fix(path),
         )
     return df
 
@@ -370,7 +371,9 @@ def plot_category_shares(
 
 def read_label_csv(path: PathLike) -> pd.DataFrame:
     """Read a unit-label CSV; adds ``layer_index`` (0-based, order of first appearance)."""
-    df = _read_csv(path, LABEL_COLUMNS, "unit labels")
+    from vitconcepts.analysis import check_labels
+
+    df = check_labels(_read_csv(path, LABEL_COLUMNS, "unit labels"), path)
     order = {name: i for i, name in enumerate(dict.fromkeys(df["layer"].astype(str)))}
     df["layer"] = df["layer"].astype(str)
     df["layer_index"] = df["layer"].map(order).astype(int)
@@ -809,8 +812,7 @@ def plot_score_histograms(
                 f"Figure score_histograms: label file {path} for {model} does not exist; skipped."
             )
             continue
-        values = _read_csv(path, ("similarity",), "unit labels")["similarity"].to_numpy(float)
-        scores[model] = values[np.isfinite(values)]
+        scores[model] = read_label_csv(path)["similarity"].to_numpy(float)
     if not scores or all(v.size == 0 for v in scores.values()):
         raise InputDataError(
             "Figure score_histograms: no label scores to plot "

@@ -555,8 +555,12 @@ def _method_and_params(method: str, params: dict[str, Any] | None) -> tuple[Call
 def _read_layer(activations_nc: str | Path, layer: str) -> np.ndarray:
     """One layer as float32 ``[sample, unit]`` without padding (``activations.read_layer``)."""
     from .activations import read_layer
+    from .storage import unreadable
 
-    return np.asarray(read_layer(activations_nc, layer), dtype=np.float32)
+    try:
+        return np.asarray(read_layer(activations_nc, layer), dtype=np.float32)
+    except (OSError, RuntimeError, ValueError) as error:  # "NetCDF: HDF error" and kin
+        raise unreadable(activations_nc, error) from error
 
 
 def _scorer_note(*embedding_ncs: str | Path) -> str | None:
@@ -592,14 +596,13 @@ def _load_inputs(
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Validate the inputs against each other; return layers, n_units, sample coord,
     image embeddings, concept embeddings and concepts."""
-    import xarray as xr
-
     from .concepts import read_concepts
+    from .storage import open_netcdf, require_finite, unreadable
 
     for path in (activations_nc, image_emb_nc, concept_emb_nc, concepts_txt):
         if not Path(path).is_file():
             raise InputDataError(f"Input {path} does not exist.", "run the rule that makes it.")
-    with xr.open_dataset(activations_nc) as ds:
+    with open_netcdf(activations_nc) as ds:
         if "activations" not in ds:
             raise InputDataError(
                 f"{activations_nc} has no variable 'activations'.",
@@ -614,14 +617,18 @@ def _load_inputs(
         )
         samples = np.asarray(ds["sample"].values, dtype=np.int64)
         act_ids = [str(v) for v in ds["sample_id"].values]
-    with xr.open_dataset(image_emb_nc) as ds:
+    with open_netcdf(image_emb_nc) as ds:
         if "embedding" not in ds or "sample_id" not in ds.coords:
             raise InputDataError(
                 f"{image_emb_nc} lacks the variable 'embedding' or the coordinate 'sample_id'.",
                 "regenerate it with the embed_images rule.",
             )
         img_ids = [str(v) for v in ds["sample_id"].values]
-        image_emb = np.asarray(ds["embedding"].transpose("sample", "dim").values, np.float32)
+        try:
+            image_emb = np.asarray(ds["embedding"].transpose("sample", "dim").values, np.float32)
+        except (OSError, RuntimeError, ValueError) as error:
+            raise unreadable(image_emb_nc, error) from error
+    require_finite(image_emb, image_emb_nc, "the image embeddings")
     if img_ids != act_ids:
         mismatch = next(
             (i for i, (x, y) in enumerate(zip(act_ids, img_ids, strict=False)) if x != y),
@@ -635,14 +642,18 @@ def _load_inputs(
             "for this probe).",
         )
     concepts = read_concepts(concepts_txt)
-    with xr.open_dataset(concept_emb_nc) as ds:
+    with open_netcdf(concept_emb_nc) as ds:
         if "embedding" not in ds:
             raise InputDataError(
                 f"{concept_emb_nc} has no variable 'embedding'.",
                 "regenerate it with the embed_concepts rule.",
             )
         emb_concepts = [str(v) for v in ds["concept"].values]
-        concept_emb = np.asarray(ds["embedding"].transpose("concept", "dim").values, np.float32)
+        try:
+            concept_emb = np.asarray(ds["embedding"].transpose("concept", "dim").values, np.float32)
+        except (OSError, RuntimeError, ValueError) as error:
+            raise unreadable(concept_emb_nc, error) from error
+    require_finite(concept_emb, concept_emb_nc, "the concept embeddings")
     if emb_concepts != concepts:
         raise InputDataError(
             f"The concepts of {concept_emb_nc} ({len(emb_concepts)}) differ from those of "
@@ -683,12 +694,13 @@ def label_units(
 
     Resumable per layer: finished layers are kept in ``<out_topk_nc>.partial`` (outside the
     outputs) and skipped by a rerun with the same inputs and settings. Deterministic: two runs
-    with the same inputs, device and threads write identical bytes to ``out_csv``.
+    with the same inputs and device write identical bytes to ``out_csv``, whatever ``threads``.
     """
     import pandas as pd
 
     from .ncstream import ShardedNetCDFWriter
     from .provenance import provenance_json, sha256_file, sha256_json, write_sidecar
+    from .storage import require_finite
 
     fn, params = _method_and_params(method, params)
     if threads:
@@ -724,8 +736,9 @@ def label_units(
         "n_top_images": n_top_images,
         "n_top_concepts": n_rank,
         "device": dev.type,
-        "threads": torch.get_num_threads(),
     }
+    # Threads only change speed (each layer's tiles are reduced in a fixed order), so they
+    # stay out of the fingerprint: a rerun with other --cores resumes the finished layers.
     fingerprint = sha256_json(
         {
             "settings": settings,
@@ -790,12 +803,14 @@ def label_units(
                     "regenerate the activations with dump_activations.",
                 )
             acts_t = torch.from_numpy(np.ascontiguousarray(acts[:, :nu], dtype=np.float32))
-            if not torch.isfinite(acts_t).all():
-                raise InputDataError(
-                    f"Layer {layer} of {activations_nc} holds NaN/inf activations within its "
-                    f"{nu} units.",
-                    "regenerate the activations (check the model's numerics / dtype).",
-                )
+            require_finite(
+                acts_t.numpy(),
+                activations_nc,
+                f"layer {layer} ({nu} units)",
+                cause="either the file is damaged (its writer checksums every shard, so "
+                "suspect a copy from elsewhere) or the model itself overflowed (with "
+                "dump.dtype float16, try float32)",
+            )
             scores = fn(similarity, acts_t, **params, device=dev).float()
             best_scores, best_idx = torch.topk(scores, k=n_rank, dim=1)
             top_imgs = torch.topk(acts_t, k=n_top_images, dim=0).indices.T
@@ -842,6 +857,7 @@ def label_units(
         extra = {
             "step": "label_units",
             "settings": settings,
+            "threads": torch.get_num_threads(),
             "activations": str(activations_nc),
             "image_embeddings": str(image_emb_nc),
             "concept_embeddings": str(concept_emb_nc),

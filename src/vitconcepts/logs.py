@@ -9,6 +9,10 @@ Usage in a rule script::
 
 Errors a user can fix (:class:`~vitconcepts.errors.VitconceptsError`) are written as one
 paragraph to the log and to the console, without a traceback, and the job exits non-zero.
+Any other exception is written to the log with its traceback, then explained in one
+paragraph (:func:`explain`): a full disk, or an input that cannot be read (named, with the
+rule that wrote it and a ``--forcerun`` command), or else what failed and where the
+traceback is. A failed job leaves no provenance sidecar beside its (deleted) outputs.
 
 On success every output file that does not carry its own provenance (NetCDF files hold it as
 an attr, label CSVs get a richer sidecar from ``label_units``) gets a
@@ -24,15 +28,18 @@ pretrained: false``, :func:`vitconcepts.config.random_clip_scorer`), every sidec
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import VitconceptsError
+from .errors import InputDataError, VitconceptsError
 from .provenance import sha256_file, write_sidecar
+from .storage import is_disk_full, producing_rule, storage_error, unreadable
 
 HASH_LIMIT = 256 * 1024 * 1024
 
@@ -65,8 +72,18 @@ def rule_log(smk: Any) -> Iterator[logging.Logger]:
             yield logger
             write_rule_provenance(smk, since=started)
             logger.info("rule %s: done", getattr(smk, "rule", "?"))
-    except VitconceptsError as error:
-        message = f"vitconcepts error in rule {getattr(smk, 'rule', '?')}: {error}"
+    except Exception as error:
+        _remove_sidecars(smk)
+        where = ""
+        if not isinstance(error, VitconceptsError):
+            trace = traceback.format_exc()
+            if handle is not None:
+                handle.write(trace)
+                where = f" (traceback above in {log_path})"
+            else:
+                print(trace, file=console)
+            error = explain(error, smk)
+        message = f"vitconcepts error in rule {getattr(smk, 'rule', '?')}: {error}{where}"
         if handle is not None:
             handle.write(message + "\n")
         print(message, file=console)
@@ -79,6 +96,67 @@ def rule_log(smk: Any) -> Iterator[logging.Logger]:
             from . import style
 
             style.set_watermark(None)
+
+
+def _remove_sidecars(smk: Any) -> None:
+    """Snakemake deletes the outputs of a failed job; their sidecars must go with them."""
+    for output in getattr(smk, "output", []):
+        Path(str(output) + ".provenance.json").unlink(missing_ok=True)
+
+
+def _input_files(smk: Any) -> list[Path]:
+    files = []
+    for item in getattr(smk, "input", []):
+        path = Path(str(item))
+        if path.is_file():
+            files.append(path)
+    return files
+
+
+def _damaged(path: Path) -> BaseException | None:
+    """Why ``path`` cannot be read as what its suffix says (None if it reads)."""
+    try:
+        if path.suffix == ".nc":
+            import netCDF4
+
+            with netCDF4.Dataset(path, "r") as ds:
+                for var in ds.variables.values():  # touch every variable's data
+                    if var.ndim and var.size:
+                        var[(slice(0, 1),) * var.ndim]
+        elif path.suffix == ".csv" and producing_rule(path) == "label_units":
+            from .analysis import load_labels
+
+            load_labels(path)
+    except InputDataError as error:
+        return error
+    except Exception as error:  # noqa: BLE001 - any reader failure marks the file damaged
+        return error
+    return None
+
+
+def explain(error: BaseException, smk: Any) -> VitconceptsError:
+    """One paragraph for an exception the library did not anticipate."""
+    outputs = [str(p) for p in getattr(smk, "output", [])]
+    if isinstance(error, OSError | RuntimeError):
+        path = getattr(error, "filename", None) or (outputs[0] if outputs else ".")
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return storage_error(path, error)
+        if "HDF" in str(error) and outputs and is_disk_full(outputs[0], error):
+            return storage_error(outputs[0], error)
+    for path in _input_files(smk):
+        problem = _damaged(path)
+        if problem is not None:
+            if isinstance(problem, InputDataError):
+                return problem
+            return unreadable(path, problem)
+    filename = getattr(error, "filename", None)
+    about = f" on {filename}" if filename else ""
+    return VitconceptsError(
+        f"the job failed with {type(error).__name__}{about}: {str(error).strip()}; its input "
+        "files all open fine.",
+        "read the traceback in the rule log. If it points at a file, delete that file and "
+        "rerun the same snakemake command; otherwise report it with the log.",
+    )
 
 
 @contextlib.contextmanager

@@ -40,8 +40,20 @@ Usage::
   The HDF5 chunk cache is limited to one stream-slab of chunks per variable.
 * ``stream_dim``: the dimension written shard by shard and counted by :meth:`mark_done`.
 * ``fingerprint``: hash of everything that defines the content. An existing ``.partial``
-  with the same fingerprint and dims is resumed (``start`` = its ``completed`` count);
-  otherwise it is deleted and the file is created afresh (``start == 0``).
+  with the same fingerprint and dims is resumed; otherwise it is deleted (the log says why)
+  and the file is created afresh (``start == 0``).
+
+Durability: :meth:`mark_done` records a shard only once its data is on disk: the HDF5 file is
+flushed and fsync'ed, the shard is read back and its CRC32 computed, and only then is
+``<out>.partial.progress`` replaced atomically (tmp file, fsync, rename). Its first line is
+``"<completed> <size>"`` (for monitors), the second a JSON record with the fingerprint and
+each shard's ``[begin, end, {variable: crc32}]``. The progress file, not the HDF5 file, is
+the record of what is finished. A resume re-reads every recorded shard and restarts from the
+first one whose data is unreadable or differs from its checksum (e.g. written while the disk
+was full). Any I/O error (a full disk, EACCES, EIO, an HDF5 error) raises a
+:class:`~vitconcepts.errors.StorageError` naming the file and errno, and for a full disk the
+mount, its free space and the output's estimated size; after it the writer accepts no more
+writes and closing it records nothing.
 
 :meth:`write` accepts one variable name and an array, or a dict ``{name: array}``; the array
 covers ``[start, start + len)`` along ``stream_dim`` and the full extent of the other dims.
@@ -52,13 +64,19 @@ atomically renames ``.partial`` to ``out``. Closing without finalizing keeps the
 from __future__ import annotations
 
 import json
+import logging
 import os
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import netCDF4
 import numpy as np
+
+from .storage import fsync_path, storage_error, write_text_durably
+
+log = logging.getLogger(__name__)
 
 COMPLETED_ATTR = "completed"
 FINGERPRINT_ATTR = "fingerprint"
@@ -103,24 +121,68 @@ class ShardedNetCDFWriter:
             if unknown:
                 raise ValueError(f"variable {name!r} uses undeclared dims {unknown}")
         self._ds: netCDF4.Dataset | None = None
+        self._completed = 0
+        #: ``[begin, end, {variable: crc32}]`` of every shard recorded as done
+        self._shards: list[list[Any]] = []
+        self._failed: BaseException | None = None
         self.partial_path.parent.mkdir(parents=True, exist_ok=True)
         self.start = self._try_resume()
         if self._ds is None:
-            self._create(coords, complevel)
+            try:
+                self._create(coords, complevel)
+            except (OSError, RuntimeError) as error:
+                self._abandon()
+                raise storage_error(
+                    self.partial_path, error, "create", need=self.estimated_bytes()
+                ) from error
             self.start = 0
         self._limit_chunk_cache()
 
     # -- opening ---------------------------------------------------------------------------
-    def _try_resume(self) -> int:
-        """Open a matching partial file in append mode; return its completed count."""
-        if not self.partial_path.exists():
-            return 0
+    def _discard(self, why: str) -> int:
+        if self._ds is not None:
+            try:
+                self._ds.close()
+            except Exception:  # pragma: no cover - closing a damaged file
+                pass
+            self._ds = None
+        log.warning("discarding %s and starting over: %s", self.partial_path, why)
+        self.partial_path.unlink(missing_ok=True)
+        self.progress_path.unlink(missing_ok=True)
+        self._completed, self._shards = 0, []
+        return 0
+
+    def _read_progress(self) -> dict[str, Any] | None:
         try:
-            ds = netCDF4.Dataset(self.partial_path, "a")
-        except OSError:
-            self.partial_path.unlink()
+            lines = self.progress_path.read_text().splitlines()
+            record = json.loads(lines[1])
+            completed, size = (int(x) for x in lines[0].split())
+        except (OSError, IndexError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("completed") != completed:
+            return None
+        record["size"] = size
+        return record
+
+    def _try_resume(self) -> int:
+        """Open a matching partial file in append mode; return the count of entries whose
+        shards are recorded as done and read back intact."""
+        if not self.partial_path.exists():
             self.progress_path.unlink(missing_ok=True)
             return 0
+        record = self._read_progress()
+        if record is None:
+            return self._discard(f"its progress record {self.progress_path} is missing")
+        if record.get("fingerprint") != self.fingerprint:
+            return self._discard(
+                "it was made with other inputs or settings (fingerprint "
+                f"{str(record.get('fingerprint'))[:12]} != {self.fingerprint[:12]})"
+            )
+        try:
+            ds = netCDF4.Dataset(self.partial_path, "a")
+        except Exception as error:  # truncated or corrupt HDF5 file
+            return self._discard(f"it cannot be opened ({type(error).__name__}: {error})")
+        self._ds = ds
         try:
             same = (
                 getattr(ds, FINGERPRINT_ATTR, None) == self.fingerprint
@@ -131,16 +193,88 @@ class ShardedNetCDFWriter:
                     for name, (vdims, _, _) in self.variables.items()
                 )
             )
-            completed = int(getattr(ds, COMPLETED_ATTR, 0))
-        except Exception:  # an unreadable partial is simply started over
-            same, completed = False, 0
+        except Exception as error:
+            return self._discard(f"its header cannot be read ({error})")
         if not same:
-            ds.close()
-            self.partial_path.unlink()
-            self.progress_path.unlink(missing_ok=True)
-            return 0
-        self._ds = ds
-        return completed
+            return self._discard("its dimensions or variables differ from this output's")
+        shards = record.get("shards") or []
+        good: list[list[Any]] = []
+        expected = 0
+        for shard in shards:
+            begin, end, crcs = int(shard[0]), int(shard[1]), shard[2]
+            problem = None
+            if begin != expected or not expected < end <= self.size:
+                problem = f"its progress record lists [{begin}, {end}) after {expected}"
+            else:
+                try:
+                    if self._checksums(begin, end) != crcs:
+                        problem = "its data differ from the checksum recorded when it was written"
+                except Exception as error:
+                    problem = f"it cannot be read back ({type(error).__name__}: {error})"
+            if problem:
+                log.warning(
+                    "%s: %s [%d, %d) is damaged (%s); redoing from %s %d",
+                    self.partial_path,
+                    self.stream_dim,
+                    begin,
+                    end,
+                    problem,
+                    self.stream_dim,
+                    begin,
+                )
+                break
+            good.append([begin, end, crcs])
+            expected = end
+        self._shards = good
+        self._completed = expected
+        return expected
+
+    def _checksums(self, begin: int, end: int) -> dict[str, int]:
+        """CRC32 of each streamed variable's stored values in ``[begin, end)``."""
+        ds = self._require_open()
+        crcs = {}
+        for name, (vdims, _, _) in self.variables.items():
+            if self.stream_dim not in vdims:
+                continue
+            var = ds.variables[name]
+            var.set_auto_maskandscale(False)
+            index = [slice(None)] * len(vdims)
+            index[vdims.index(self.stream_dim)] = slice(begin, end)
+            values = np.ascontiguousarray(var[tuple(index)])
+            crcs[name] = zlib.crc32(values.tobytes())
+        return crcs
+
+    def estimated_bytes(self) -> int:
+        """Rough size of the finished file: the partial's size scaled up to all entries
+        once shards are done, else the uncompressed size of the variables."""
+        raw = 0
+        for vdims, dtype, _ in self.variables.values():
+            itemsize = 4 if dtype == np.float16 else np.dtype(dtype).itemsize
+            raw += int(np.prod([self.dims[d] for d in vdims])) * itemsize
+        try:
+            current = self.partial_path.stat().st_size
+        except OSError:
+            current = 0
+        if self._completed:
+            return int(min(raw + current, current * self.size / self._completed))
+        return raw
+
+    def _fail(self, error: BaseException, action: str) -> Exception:
+        """Remember that the partial file can no longer be trusted; return the error to
+        raise (a StorageError for I/O errors, else ``error`` itself)."""
+        self._failed = error
+        if not isinstance(error, OSError | RuntimeError):
+            return error  # type: ignore[return-value]
+        done = self._completed
+        kept = (
+            f"{done} of {self.size} {self.stream_dim} entries were written before and are "
+            f"kept in {self.partial_path}; the rerun verifies and resumes from them."
+            if done
+            else ""
+        )
+        return storage_error(
+            self.partial_path, error, action, need=self.estimated_bytes(), kept=kept
+        )
 
     def _create(self, coords: Mapping[str, tuple[Sequence[str], Any]], complevel: int) -> None:
         ds = netCDF4.Dataset(self.partial_path, "w", format="NETCDF4")
@@ -180,8 +314,8 @@ class ShardedNetCDFWriter:
             ds.setncattr("coordinates", " ".join(c for c, _ in aux_coords))
         ds.setncattr(FINGERPRINT_ATTR, self.fingerprint)
         ds.setncattr(STREAM_DIM_ATTR, self.stream_dim)
-        ds.setncattr(COMPLETED_ATTR, 0)
         ds.sync()
+        self.progress_path.unlink(missing_ok=True)
 
     def _limit_chunk_cache(self) -> None:
         """Cache one stream-slab of chunks per variable, so memory does not grow with N.
@@ -209,10 +343,23 @@ class ShardedNetCDFWriter:
 
     @property
     def completed(self) -> int:
-        """Number of stream-dim entries recorded as finished."""
-        return int(getattr(self._require_open(), COMPLETED_ATTR))
+        """Number of stream-dim entries recorded as finished (durably on disk)."""
+        return self._completed
+
+    @staticmethod
+    def read_completed(partial: str | Path) -> int | None:
+        """The finished count recorded for ``partial`` (None if nothing is recorded)."""
+        try:
+            return int(Path(str(partial) + ".progress").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            return None
 
     def _require_open(self) -> netCDF4.Dataset:
+        if self._failed is not None:
+            raise RuntimeError(
+                f"{self.partial_path}: an earlier write failed ({self._failed!r}); "
+                "nothing more is written"
+            )
         if self._ds is None:
             raise RuntimeError(f"{self.partial_path} is closed")
         return self._ds
@@ -233,7 +380,10 @@ class ShardedNetCDFWriter:
             else:
                 data = data.astype(dtype, copy=False)
             if self.stream_dim not in vdims:
-                ds.variables[var_name][...] = data
+                try:
+                    ds.variables[var_name][...] = data
+                except (OSError, RuntimeError) as error:
+                    raise self._fail(error, "write") from error
                 continue
             axis = vdims.index(self.stream_dim)
             stop = start + data.shape[axis]
@@ -241,18 +391,38 @@ class ShardedNetCDFWriter:
                 raise IndexError(f"[{start}, {stop}) outside {self.stream_dim} of {self.size}")
             index = [slice(None)] * len(vdims)
             index[axis] = slice(start, stop)
-            ds.variables[var_name][tuple(index)] = data
+            try:
+                ds.variables[var_name][tuple(index)] = data
+            except (OSError, RuntimeError) as error:
+                raise self._fail(error, "write") from error
 
     def mark_done(self, upto: int) -> None:
-        """Record that entries ``[0, upto)`` of the stream dim are written; sync to disk."""
+        """Record that entries ``[0, upto)`` of the stream dim are written, once they are.
+
+        Flushes and fsyncs the file, checksums the new shard ``[completed, upto)`` by reading
+        it back, then atomically rewrites the progress file. If any step fails the count does
+        not advance and a StorageError names the file, errno and free space.
+        """
         ds = self._require_open()
         if not 0 <= upto <= self.size:
             raise IndexError(f"mark_done({upto}) outside {self.stream_dim} of {self.size}")
-        ds.setncattr(COMPLETED_ATTR, int(upto))
-        ds.sync()
-        tmp = self.progress_path.with_name(self.progress_path.name + ".tmp")
-        tmp.write_text(f"{int(upto)} {self.size}\n")
-        os.replace(tmp, self.progress_path)
+        begin = self._completed
+        if upto <= begin:
+            return
+        try:
+            ds.sync()
+            fsync_path(self.partial_path)
+            crcs = self._checksums(begin, upto)
+            shards = [*self._shards, [begin, int(upto), crcs]]
+            record = {"completed": int(upto), "fingerprint": self.fingerprint, "shards": shards}
+            write_text_durably(
+                self.progress_path,
+                f"{int(upto)} {self.size}\n{json.dumps(record, separators=(',', ':'))}\n",
+            )
+        except (OSError, RuntimeError) as error:
+            raise self._fail(error, "save") from error
+        self._shards = shards
+        self._completed = int(upto)
 
     def finalize(self, attrs: Mapping[str, Any] | None = None) -> Path:
         """Store global ``attrs``, close and atomically rename to ``out_path``; return it."""
@@ -262,23 +432,41 @@ class ShardedNetCDFWriter:
                 f"{self.partial_path}: only {self.completed} of {self.size} "
                 f"{self.stream_dim} entries were marked done"
             )
-        for key, value in (attrs or {}).items():
-            if isinstance(value, Mapping | list | tuple):
-                value = json.dumps(value, sort_keys=True, default=str)
-            elif isinstance(value, bool):
-                value = int(value)
-            ds.setncattr(key, value)
-        ds.close()
-        self._ds = None
-        os.replace(self.partial_path, self.out_path)
+        try:
+            ds.setncattr(COMPLETED_ATTR, self.size)
+            for key, value in (attrs or {}).items():
+                if isinstance(value, Mapping | list | tuple):
+                    value = json.dumps(value, sort_keys=True, default=str)
+                elif isinstance(value, bool):
+                    value = int(value)
+                ds.setncattr(key, value)
+            self._ds = None
+            ds.close()
+            fsync_path(self.partial_path)
+            os.replace(self.partial_path, self.out_path)
+        except (OSError, RuntimeError) as error:
+            raise self._fail(error, "finish") from error
         self.progress_path.unlink(missing_ok=True)
+        try:
+            fsync_path(self.out_path.parent, directory=True)
+        except OSError:  # pragma: no cover - some file systems refuse directory fsync
+            pass
         return self.out_path
 
-    def close(self) -> None:
-        """Close without finalizing; the ``.partial`` file stays for a later resume."""
+    def _abandon(self) -> None:
         if self._ds is not None:
-            self._ds.close()
-            self._ds = None
+            ds, self._ds = self._ds, None
+            try:
+                ds.close()
+            except Exception as error:  # e.g. the disk is full: nothing more can be saved
+                log.warning("closing %s failed: %s", self.partial_path, error)
+
+    def close(self) -> None:
+        """Close without finalizing; the ``.partial`` file stays for a later resume.
+
+        Only what :meth:`mark_done` recorded counts as finished, whatever closing writes.
+        """
+        self._abandon()
 
     def __enter__(self) -> ShardedNetCDFWriter:
         return self
