@@ -10,4 +10,5 @@ with rule_log(snakemake):
         snakemake.output.index,
         snakemake.output.meta,
         snakemake.params.work_dir,
+        threads=snakemake.threads,
     )

@@ -617,8 +617,8 @@ def _load_inputs(
             f"The samples of {activations_nc} ({len(act_ids)}) and {image_emb_nc} "
             f"({len(img_ids)}) differ, first at position {mismatch}: both must list the same "
             f"sample_ids in the same order.",
-            "compute both from the same probe index (rerun dump_activations and embed_images "
-            "for this probe).",
+            "compute both from the same probe index: add `--forcerun dump_activations "
+            "embed_images` at the end of your snakemake command.",
         )
     concepts = read_concepts(concepts_txt)
     with xr.open_dataset(concept_emb_nc) as ds:
@@ -633,7 +633,7 @@ def _load_inputs(
         raise InputDataError(
             f"The concepts of {concept_emb_nc} ({len(emb_concepts)}) differ from those of "
             f"{concepts_txt} ({len(concepts)}).",
-            "rerun embed_concepts for this concept set.",
+            "add `--forcerun embed_concepts` at the end of your snakemake command.",
         )
     if image_emb.shape[1] != concept_emb.shape[1]:
         raise InputDataError(
@@ -779,8 +779,12 @@ def label_units(
             if not torch.isfinite(acts_t).all():
                 raise InputDataError(
                     f"Layer {layer} of {activations_nc} holds NaN/inf activations within its "
-                    f"{nu} units.",
-                    "regenerate the activations (check the model's numerics / dtype).",
+                    f"{nu} units. Causes, most likely first: the file was damaged on disk "
+                    "(interrupted or failed write, full disk), an input image or the weights "
+                    "are broken, or the model overflows (float16 weights or dtype).",
+                    f"delete {activations_nc} and run snakemake again (dump_activations "
+                    "rewrites it); if the NaN come back, check the weights download and the "
+                    "probe images, or use `dump: {dtype: float32}` in your config file.",
                 )
             scores = fn(similarity, acts_t, **params, device=dev).float()
             best_scores, best_idx = torch.topk(scores, k=n_rank, dim=1)
