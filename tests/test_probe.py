@@ -101,9 +101,7 @@ def test_corrupt_images_are_listed(tmp_path, image_folder):
     assert str(bad[0]) in message and str(bad[19]) in message and str(bad[21]) not in message
     listing = tmp_path / "out" / "bad_images.tsv"
     assert f"listed (path, reason) in {listing}" in message
-    assert [line.split("\t")[0] for line in listing.read_text().splitlines()] == list(
-        map(str, bad)
-    )
+    assert [line.split("\t")[0] for line in listing.read_text().splitlines()] == list(map(str, bad))
 
 
 def test_dataset_decode_error_names_path(tmp_path, image_folder):
