@@ -16,7 +16,9 @@ rule dump_activations:
         runtime=360,
         gpu=gpu("dump_activations"),
     params:
+        # only settings that change the numbers; batch_size, num_workers, device and
+        # shard_size are read from the config by the script (no rerun when they change)
         entry=model_entry,
-        dump=config["dump"],
+        dtype=config["dump"]["dtype"],
     script:
         "../scripts/dump_activations.py"

@@ -15,6 +15,7 @@ rule concept_set:
         runtime=30,
     params:
         entry=concept_set_entry,
+        file=concept_file,
     script:
         "../scripts/concept_set.py"
 
@@ -38,8 +39,6 @@ rule embed_images:
         gpu=gpu("embed"),
     params:
         entry=clip_entry,
-        options=config["clip_embedding"],
-        device=config["dump"]["device"],
     script:
         "../scripts/embed_images.py"
 
@@ -63,7 +62,5 @@ rule embed_concepts:
         gpu=gpu("embed"),
     params:
         entry=clip_entry,
-        options=config["clip_embedding"],
-        device=config["dump"]["device"],
     script:
         "../scripts/embed_concepts.py"

@@ -14,12 +14,20 @@ from vitconcepts.config import (
     RANDOM_SCORER_NOTE,
     analysed_models,
     check_config,
+    data_path_problem,
     finetuned_pairs,
     finetuning_conditions,
     random_clip_scorer,
 )
+from vitconcepts.config import probe_parts as _probe_parts
+from vitconcepts.probe import files_fingerprint, parts_fingerprint
 
-check_config(config)
+check_config(config, Path(workflow.basedir) / "config.schema.yaml")
+
+# Local data (ImageNet val, image folders, concept files): a dry run plans without it (with a
+# warning); a real run stops before any job starts (onstart in rules/probe.smk).
+if workflow.is_main_process and (problem := data_path_problem(config)):
+    print(f"Warning: {problem} (A dry run plans anyway.)", file=sys.stderr)
 
 PROBE = config["probe"]
 CONCEPTS = config["concept_set"]
@@ -57,17 +65,34 @@ def clip_entry(wildcards):
 
 def probe_parts(wildcards):
     """The probe's parts, with the top-level `imagenet_val` path filled in."""
-    parts = []
-    for part in config["probes"][wildcards.probe]["parts"]:
-        part = dict(part)
-        if part["kind"] == "imagenet_val" and not part.get("path"):
-            part["path"] = config["imagenet_val"]
-        parts.append(part)
-    return parts
+    return _probe_parts(config, wildcards.probe)
+
+
+def probe_files(wildcards):
+    """Names, sizes and mtimes of a probe's user folders: a changed folder re-indexes."""
+    return parts_fingerprint(probe_parts(wildcards))
 
 
 def concept_set_entry(wildcards):
     return config["concept_sets"][wildcards.concepts]
+
+
+def concept_file(wildcards):
+    """Size and mtime of a `kind: file` concept set: an edited file rebuilds the set."""
+    entry = concept_set_entry(wildcards)
+    if entry["kind"] != "file" or not entry.get("path"):
+        return ""
+    return files_fingerprint([str(Path(entry["path"]).expanduser())])
+
+
+def stop_on_missing_data():
+    """Before the first job: the local data of the probes and concept sets to build."""
+    jobs = list(workflow.dag.needrun_jobs())
+    probes = sorted({j.wildcards.probe for j in jobs if j.rule.name == "prepare_probe"})
+    sets = sorted({j.wildcards.concepts for j in jobs if j.rule.name == "concept_set"})
+    problem = data_path_problem(config, probes, sets)
+    if problem:
+        raise WorkflowError(problem)
 
 
 def published_entry(wildcards):

@@ -19,7 +19,11 @@ rule label_units:
         runtime=240,
         gpu=gpu("label_units"),
     params:
-        labeling=config["labeling"],
+        # what changes the labels; labeling.device is read from the config by the script
+        method=config["labeling"]["method"],
+        params=config["labeling"]["params"],
+        n_top_images=config["labeling"]["n_top_images"],
+        n_top_concepts=config["labeling"]["n_top_concepts"],
     script:
         "../scripts/label_units.py"
 

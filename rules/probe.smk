@@ -1,3 +1,9 @@
+# A real run checks the local data (ImageNet val, image folders) before any job starts;
+# a dry run only warns (rules/common.smk).
+onstart:
+    stop_on_missing_data()
+
+
 rule prepare_probe:
     output:
         index="resources/probes/{probe}/index.csv",
@@ -8,12 +14,13 @@ rule prepare_probe:
         "results/benchmarks/prepare_probe/{probe}.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    threads: 8
     resources:
         mem_mb=4000,
         runtime=240,
     params:
         parts=probe_parts,
+        files=probe_files,
         work_dir="resources/probes/{probe}",
     script:
         "../scripts/prepare_probe.py"

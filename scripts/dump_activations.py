@@ -8,14 +8,15 @@ from vitconcepts.activations import dump_activations
 from vitconcepts.logs import rule_log
 from vitconcepts.models import resolve_model_spec
 
-options = snakemake.params.dump
+# speed-only settings come from the config, not params: changing them re-runs nothing
+options = snakemake.config["dump"]
 with rule_log(snakemake):
     dump_activations(
         resolve_model_spec(snakemake.wildcards.model, snakemake.params.entry),
         snakemake.input.index,
         Path(snakemake.input.model) / "manifest.json",
         snakemake.output[0],
-        dtype=options["dtype"],
+        dtype=snakemake.params.dtype,
         batch_size=options["batch_size"],
         shard_size=options["shard_size"],
         num_workers=options["num_workers"],

@@ -7,13 +7,14 @@ import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 from vitconcepts.clip import embed_images
 from vitconcepts.logs import rule_log
 
+# speed-only settings come from the config, not params: changing them re-runs nothing
 with rule_log(snakemake):
     embed_images(
         snakemake.params.entry,
         Path(snakemake.input.clip) / "manifest.json",
         snakemake.input.index,
         snakemake.output[0],
-        batch_size=snakemake.params.options["batch_size"],
-        device=snakemake.params.device,
+        batch_size=snakemake.config["clip_embedding"]["batch_size"],
+        device=snakemake.config["dump"]["device"],
         threads=snakemake.threads,
     )

@@ -5,7 +5,6 @@ import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 from vitconcepts.labeling import label_units
 from vitconcepts.logs import rule_log
 
-options = snakemake.params.labeling
 with rule_log(snakemake):
     label_units(
         snakemake.input.activations,
@@ -14,10 +13,10 @@ with rule_log(snakemake):
         snakemake.input.concepts,
         snakemake.output.csv,
         snakemake.output.topk,
-        method=options["method"],
-        params=options["params"],
-        n_top_images=options["n_top_images"],
-        n_top_concepts=options["n_top_concepts"],
-        device=options["device"],
+        method=snakemake.params.method,
+        params=snakemake.params.params,
+        n_top_images=snakemake.params.n_top_images,
+        n_top_concepts=snakemake.params.n_top_concepts,
+        device=snakemake.config["labeling"]["device"],  # speed only: not a param
         threads=snakemake.threads,
     )

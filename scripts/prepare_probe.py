@@ -12,4 +12,5 @@ with rule_log(snakemake):
         snakemake.output.index,
         snakemake.output.meta,
         snakemake.params.work_dir,
+        threads=snakemake.threads,
     )

@@ -91,14 +91,17 @@ def test_imagenet_without_class_folders_and_bad_kind(tmp_path):
 
 
 def test_corrupt_images_are_listed(tmp_path, image_folder):
-    bad = [image_folder / "dog" / f"broken_{i:02d}.png" for i in range(12)]
+    bad = [image_folder / "dog" / f"broken_{i:02d}.png" for i in range(22)]
     for path in bad:
         path.write_bytes(b"\x00garbage, not a png" * 10)
     with pytest.raises(InputDataError) as info:
         _build(tmp_path, [{"kind": "image_folder", "path": str(image_folder)}])
     message = str(info.value)
-    assert "12 image file(s)" in message and "and 2 more" in message
-    assert str(bad[0]) in message and str(bad[9]) in message and str(bad[11]) not in message
+    assert "22 of 34 image file(s) cannot be decoded" in message and "and 2 more" in message
+    assert str(bad[0]) in message and str(bad[19]) in message and str(bad[21]) not in message
+    listing = tmp_path / "out" / "bad_images.tsv"
+    assert f"listed (path, reason) in {listing}" in message
+    assert [line.split("\t")[0] for line in listing.read_text().splitlines()] == list(map(str, bad))
 
 
 def test_dataset_decode_error_names_path(tmp_path, image_folder):

@@ -217,14 +217,16 @@ def load_clip(
         except (OSError, ValueError) as error:
             raise InputDataError(
                 f"Cannot read the CLIP manifest {manifest_path}: {error}.",
-                "rerun the download_clip rule.",
+                f"delete its folder (`rm -r {manifest_path.parent}`) and run the same "
+                "snakemake command again (download_clip fetches it anew).",
             ) from error
         weights = _weights_path(manifest_path, record)
         if weights is None or not weights.is_file():
             raise InputDataError(
                 f"The CLIP manifest {manifest_path} lists no readable weights file "
                 f"({weights}) for {name}/{tag}.",
-                "rerun the download_clip rule (delete its output folder first).",
+                f"delete its folder (`rm -r {manifest_path.parent}`) and run the same "
+                "snakemake command again (download_clip fetches it anew).",
             )
     cfg = _tag_cfg(name, tag)
     kwargs: dict[str, Any] = {}
@@ -253,7 +255,9 @@ def load_clip(
                 raise
             raise InputDataError(
                 f"Cannot load CLIP weights {weights} into {name}: {error}.",
-                "check clip_models.<key>.arch/pretrained and rerun download_clip.",
+                f"check `arch` and `pretrained` of the clip_models entry with arch {name!r} "
+                "in your config file; if they are right, delete the download "
+                f"(`rm -r {manifest_path.parent}`) and run the same snakemake command again.",
             ) from error
     model.eval()
     tokenizer = open_clip.get_tokenizer(name)

@@ -60,14 +60,17 @@ PathLike = str | Path
 
 def _grey(path: PathLike) -> Image.Image:
     """Open ``path`` as an 8-bit greyscale image resized to SIZE x SIZE (bicubic)."""
+    from .probe import decode_image
+
     try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("L").resize((SIZE, SIZE), Image.Resampling.BICUBIC)
-    except (OSError, UnidentifiedImageError) as error:
+        image = decode_image(path)  # the probe loader: 16-bit, alpha, palette, CMYK handled
+        return image.convert("L").resize((SIZE, SIZE), Image.Resampling.BICUBIC)
+    except (OSError, ValueError, UnidentifiedImageError) as error:
         raise InputDataError(
-            f"Cannot read image {path} for the complexity measure ({error}).",
-            "Check the probe images (rerun prepare_probe).",
+            f"Cannot read image {path} for the complexity measure ({error}); it decoded "
+            "when prepare_probe indexed it, so it changed since.",
+            "restore or replace the file, then add `--forcerun prepare_probe` at the end of "
+            "your snakemake command.",
         ) from error
 
 

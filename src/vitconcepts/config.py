@@ -6,12 +6,147 @@ config stops before any job runs, with one paragraph naming the key and the fix.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, InputDataError
 
 MODEL_SOURCES = ("timm", "transformers")
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config.schema.yaml"
+# per-kind keys: a property of a `kind`-selected entry (probe parts, concept sets) may name
+# the kinds it applies to with this schema annotation (ignored by JSON schema validation)
+KINDS_ANNOTATION = "x-kinds"
+
+
+# -- unknown keys ------------------------------------------------------------------------------
+def load_schema(schema: str | Path | Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The config schema (a mapping, a path, or the checkout's ``config.schema.yaml``)."""
+    if isinstance(schema, Mapping):
+        return dict(schema)
+    path = Path(schema) if schema is not None else SCHEMA_PATH
+    if not path.is_file():
+        return None
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    out = ""
+    for part in path:
+        out += part if part.startswith("[") or not out else f".{part}"
+    return out
+
+
+def _unknown_keys(
+    value: Any, schema: Mapping[str, Any], path: tuple[str, ...]
+) -> Iterator[tuple[str, str, list[str], str]]:
+    """(key path, key, known keys, note) for every key ``schema`` does not define."""
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for i, item in enumerate(value):
+            yield from _unknown_keys(item, schema["items"], (*path, f"[{i}]"))
+        return
+    if not isinstance(value, Mapping):
+        return
+    props: Mapping[str, Any] = schema.get("properties") or {}
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, Mapping):  # a map of named entries: any key, each entry checked
+        for key, item in value.items():
+            yield from _unknown_keys(item, props.get(key, extra), (*path, str(key)))
+        return
+    if not props or extra is True:  # free-form (model_kwargs, hf_config, ...)
+        return
+    kind = value.get("kind") if "kind" in props else None
+    for key, item in value.items():
+        key = str(key)
+        if key not in props:
+            yield _dotted((*path, key)), key, sorted(props), ""
+            continue
+        kinds = props[key].get(KINDS_ANNOTATION)
+        if kinds and kind is not None and kind not in kinds and item != props[key].get("default"):
+            allowed = sorted(k for k, p in props.items() if kind in p.get(KINDS_ANNOTATION, [kind]))
+            yield (
+                _dotted((*path, key)),
+                key,
+                allowed,
+                f"it applies to kind {' / '.join(kinds)} only, and this entry has kind {kind}",
+            )
+            continue
+        yield from _unknown_keys(item, props[key], (*path, key))
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if not close:  # e.g. labeling.parms -> params, gpu.embed_images -> embed
+        close = [k for k in known if k in key or key in k][:1]
+    return close[0] if close else ""
+
+
+def check_keys(config: Mapping[str, Any], schema: str | Path | Mapping | None = None) -> None:
+    """Every key of ``config`` must be defined in the schema (at any level).
+
+    Known keys are read off ``config.schema.yaml`` (``properties`` of each object; maps of
+    named entries use ``additionalProperties``), so a new key only needs its schema entry.
+    One ConfigError lists every unknown key with a did-you-mean for near misses.
+    """
+    schema_dict = load_schema(schema)
+    if schema_dict is None:
+        return
+    problems = list(_unknown_keys(config, schema_dict, ()))
+    if not problems:
+        return
+    lines, fixes = [], []
+    for path, key, known, note in problems:
+        guess = _suggest(key, known)
+        where = f"`{path}`"
+        if note:
+            lines.append(f"{where} is not used: {note}.")
+        else:
+            level = f"`{path.rsplit('.', 1)[0]}`" if "." in path else "the top level"
+            guessed = f" (did you mean `{guess}`?)" if guess else ""
+            lines.append(
+                f"{where} is not a config key{guessed}; keys known at {level}: {', '.join(known)}."
+            )
+        fixes.append(f"rename `{key}` to `{guess}`" if guess and not note else f"remove `{key}`")
+    raise ConfigError(
+        f"{len(problems)} unknown config key(s), which would be silently ignored: "
+        + " ".join(lines),
+        "; ".join(fixes)
+        + " in your config file (the YAML given with --configfile, or config.yaml); every "
+        "key, its default and its meaning is listed in config.schema.yaml.",
+    )
+
+
+def check_labeling_params(config: Mapping[str, Any]) -> None:
+    """`labeling.params` must be parameters of `labeling.method` (did-you-mean for typos)."""
+    import inspect
+
+    from .labeling import METHODS
+
+    labeling = config.get("labeling") or {}
+    method = labeling.get("method", "soft_wpmi")
+    if method not in METHODS:
+        return  # the schema's enum reports it
+    allowed = [
+        n
+        for n in inspect.signature(METHODS[method]).parameters
+        if n not in ("similarity", "activations", "device", "block_units")
+    ]
+    unknown = [str(k) for k in (labeling.get("params") or {}) if k not in allowed]
+    if unknown:
+        hints = [
+            f"`labeling.params.{k}`"
+            + (f" (did you mean `{g}`?)" if (g := _suggest(k, allowed)) else "")
+            for k in unknown
+        ]
+        raise ConfigError(
+            f"{', '.join(hints)}: labeling method {method!r} takes no such parameter (it "
+            f"takes {', '.join(allowed)}).",
+            "rename or remove them in the `labeling: params:` block of your config file, or "
+            "change `labeling.method`.",
+        )
 
 
 def _require_key(config: dict, section: str, key_name: str) -> None:
@@ -194,8 +329,12 @@ def check_complexity(config: dict) -> None:
             )
 
 
-def check_config(config: dict) -> None:
-    """Run every cross-key check; raise ConfigError with one paragraph on the first problem."""
+def check_config(config: dict, schema: str | Path | Mapping | None = None) -> None:
+    """Run every cross-key check; raise ConfigError with one paragraph on the first problem.
+
+    ``schema`` (default: the checkout's ``config.schema.yaml``) defines the known keys.
+    """
+    check_keys(config, schema)
     _require_key(config, "probes", "probe")
     _require_key(config, "concept_sets", "concept_set")
     _require_key(config, "clip_models", "clip_model")
@@ -206,6 +345,59 @@ def check_config(config: dict) -> None:
     check_complexity(config)
     check_published(config)
     check_concept_set(config)
+    check_labeling_params(config)
+
+
+# -- local data paths ------------------------------------------------------------------------
+def probe_parts(config: Mapping[str, Any], probe: str) -> list[dict[str, Any]]:
+    """The parts of ``probe`` with the top-level `imagenet_val` filled into imagenet_val parts."""
+    parts = []
+    for part in config["probes"][probe]["parts"]:
+        part = dict(part)
+        if part.get("kind") == "imagenet_val" and not part.get("path"):
+            part["path"] = config.get("imagenet_val", "")
+        parts.append(part)
+    return parts
+
+
+def data_path_problem(
+    config: Mapping[str, Any],
+    probes: list[str] | None = None,
+    concept_sets: list[str] | None = None,
+) -> str | None:
+    """The first problem with the local data a run needs (ImageNet val, image folders,
+    concept files), as one paragraph; None when all are usable.
+
+    ``probes`` and ``concept_sets`` (default: `probe` and `concept_set`, when labels are
+    computed) are the entries to check. Cheap: no image is listed beyond the first found.
+    """
+    from .probe import check_part_paths
+
+    computed = config.get("labels_source") != "published"
+    if probes is None:
+        probes = [config["probe"]] if computed else []
+    if concept_sets is None:
+        concept_sets = [config["concept_set"]] if computed else []
+    try:
+        for probe in probes:
+            check_part_paths(probe, probe_parts(config, probe))
+        for key in concept_sets:
+            entry = config["concept_sets"][key]
+            if entry.get("kind") != "file":
+                continue
+            path = entry.get("path")
+            if not path or not Path(str(path)).expanduser().is_file():
+                shown = f"is {str(path)!r}, which is not a file" if path else "is not set"
+                raise InputDataError(
+                    f"The config key `concept_sets.{key}.path` {shown}; it must point at a "
+                    "text file with one concept per line.",
+                    f"set `path:` of concept set `{key}` in your config file (the YAML given "
+                    f"with --configfile), e.g. `concept_sets: {{{key}: {{kind: file, path: "
+                    f"/data/concepts.txt}}}}`.",
+                )
+    except (ConfigError, InputDataError) as error:
+        return str(error)
+    return None
 
 
 def analysed_models(config: dict) -> list[str]:

@@ -11,10 +11,19 @@ class VitconceptsError(Exception):
     """Base class for errors a user can fix."""
 
     def __init__(self, what: str, fix: str | None = None):
-        message = what.strip()
+        message = " ".join(what.split())
+        fix = " ".join((fix or "").split())
+        if fix.lower().startswith("fix:"):
+            fix = fix[4:].lstrip()
         if fix:
-            message = f"{message} Fix: {fix.strip()}"
-        super().__init__(" ".join(message.split()))
+            # ``what`` may quote another VitconceptsError (wrapping); keep one "Fix:" that
+            # gives the inner, more specific fix first, then the outer one.
+            head, sep, inner = message.partition(" Fix: ")
+            if sep:
+                message = f"{head} Fix: {inner.rstrip('.')}; or {fix}"
+            else:
+                message = f"{message} Fix: {fix}"
+        super().__init__(message)
 
 
 class ConfigError(VitconceptsError):

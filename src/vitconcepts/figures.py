@@ -391,21 +391,23 @@ def _parse_images(value: object, path: PathLike) -> list[int]:
 
 
 def _thumbnail(path: str) -> np.ndarray:
+    from .probe import decode_image
+
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            w, h = img.size
-            side = min(w, h)
-            left, top = (w - side) // 2, (h - side) // 2
-            img = img.crop((left, top, left + side, top + side))
-            img = img.resize((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.BILINEAR)
-            return np.asarray(img)
+        img = decode_image(path)  # the probe loader (modes converted like every rule)
     except (OSError, ValueError) as exc:
         raise InputDataError(
             f"Cannot read the probe image {path} ({exc}).",
-            "Check that the probe images are still where the probe index says; rebuild the "
-            "probe index if they moved.",
+            "check that the probe images are still where the probe index says; if they "
+            "moved or changed, add `--forcerun prepare_probe` at the end of your snakemake "
+            "command.",
         ) from exc
+    w, h = img.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    img = img.crop((left, top, left + side, top + side))
+    img = img.resize((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.BILINEAR)
+    return np.asarray(img)
 
 
 def _shorten(text: str, n: int = 28) -> str:

@@ -638,8 +638,8 @@ def _load_inputs(
             f"The samples of {activations_nc} ({len(act_ids)}) and {image_emb_nc} "
             f"({len(img_ids)}) differ, first at position {mismatch}: both must list the same "
             f"sample_ids in the same order.",
-            "compute both from the same probe index (rerun dump_activations and embed_images "
-            "for this probe).",
+            "compute both from the same probe index: add `--forcerun dump_activations "
+            "embed_images` at the end of your snakemake command.",
         )
     concepts = read_concepts(concepts_txt)
     with open_netcdf(concept_emb_nc) as ds:
@@ -658,7 +658,7 @@ def _load_inputs(
         raise InputDataError(
             f"The concepts of {concept_emb_nc} ({len(emb_concepts)}) differ from those of "
             f"{concepts_txt} ({len(concepts)}).",
-            "rerun embed_concepts for this concept set.",
+            "add `--forcerun embed_concepts` at the end of your snakemake command.",
         )
     if image_emb.shape[1] != concept_emb.shape[1]:
         raise InputDataError(

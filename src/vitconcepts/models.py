@@ -183,7 +183,8 @@ def _weights_path(spec: ModelSpec, manifest: Mapping[str, Any], folder: Path) ->
         raise InputDataError(
             f"models.{spec.key}: the manifest in {folder} lists no weights file "
             "(it was written for a randomly initialised model).",
-            "delete the folder and rerun download_model with pretrained: true.",
+            f"delete the folder (`rm -r {folder}`) and run the same snakemake command again "
+            "(download_model fetches the weights; the entry must not say pretrained: false).",
         )
     path = folder / rel
     expected = manifest.get("weights_sha256")
@@ -191,7 +192,8 @@ def _weights_path(spec: ModelSpec, manifest: Mapping[str, Any], folder: Path) ->
         raise InputDataError(
             f"models.{spec.key}: weights file {path} is missing or does not match the sha256 "
             f"{expected} recorded in its manifest.",
-            f"delete {folder} and rerun the download_model rule.",
+            f"delete the folder (`rm -r {folder}`) and run the same snakemake command again "
+            "(download_model fetches the weights anew).",
         )
     return path
 

@@ -107,7 +107,8 @@ def fetch_published(
         raise ConfigError(
             f"Cannot fetch the published file {relpath}: neither published_labels (a local "
             "folder) nor published.base_url is set.",
-            "Set published_labels=DIR or published.base_url in the config.",
+            "run with `--config published_labels=DIR` (a folder holding the authors' files), "
+            "or set `published: {base_url: URL}` in your config file.",
         )
     from .download import fetch_url
 
