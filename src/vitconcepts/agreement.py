@@ -185,7 +185,9 @@ def compare_labels(
         if both_images:
             sa, sb = _image_sets(a["images"]), _image_sets(b["images"])
             if sa is not None and sb is not None:
-                jaccard = float(np.mean([len(x & y) / len(x | y) for x, y in zip(sa, sb)]))
+                jaccard = float(
+                    np.mean([len(x & y) / len(x | y) for x, y in zip(sa, sb, strict=True)])
+                )
         rows.append(
             {
                 "layer": position,

@@ -52,6 +52,8 @@ PathLike = str | Path
 #: Thumbnail edge (pixels) and JPEG quality.
 THUMB_PX = 96
 THUMB_QUALITY = 80
+#: Background colour of a unit card (``--card`` in atlas.css): screenshots count cards by it.
+CARD_RGB = (0xFC, 0xFC, 0xFD)
 #: Runner-up concepts shown per card (ranks 2..N_NEXT+1 of the top-k file).
 N_NEXT = 5
 
@@ -214,7 +216,7 @@ def model_data(
     categories = [c for c in CATEGORIES if c in set(cats)] + sorted(set(cats) - set(CATEGORIES))
     cat_id = {c: i for i, c in enumerate(categories)}
     layers = []
-    for li, group in frame.groupby("layer_index", sort=True):
+    for _, group in frame.groupby("layer_index", sort=True):
         layers.append({"name": str(group["layer"].iloc[0]), "start": int(group.index[0])})
         layers[-1]["units"] = len(group)
     layer_of_row = frame["layer_index"].astype(int).tolist()
@@ -255,256 +257,22 @@ def model_data(
 
 # --------------------------------------------------------------------------- pages
 
-_HEAD_SCRIPT = """
-window.__atlasErrors = [];
-window.__atlasBroken = 0;
-window.__atlasNote = function (message) {
-  window.__atlasErrors.push(String(message));
-  var s = document.getElementById("atlas-status");
-  if (s) { s.dataset.errors = window.__atlasErrors.length;
-           s.textContent = JSON.stringify(window.__atlasErrors); }
-};
-window.addEventListener("error", function (e) {
-  var t = e.target;
-  if (t && t.tagName === "IMG") { window.__atlasBroken += 1; return; }
-  if (t && t !== window && (t.src || t.href)) {
-    window.__atlasNote("failed to load " + (t.src || t.href)); return; }
-  window.__atlasNote((e.message || "error") + " at " + (e.filename || "") + ":" + (e.lineno || 0));
-}, true);
-(function () {
-  var original = console.error;
-  console.error = function () {
-    window.__atlasNote("console.error: " + Array.prototype.join.call(arguments, " "));
-    return original.apply(console, arguments);
-  };
-})();
-"""
+#: The page's inline CSS and scripts (plain files beside this module, so they can be read and
+#: linted as CSS/JavaScript): ``head.js`` records errors and broken images before anything
+#: else runs, ``app.js`` renders a model page from ``window.ATLAS_DATA``.
+ASSETS = Path(__file__).with_name("atlas_assets")
 
-_CSS = """
-:root { --bg: #eef1f5; --card: #ffffff; --ink: #1d2330; --muted: #5b6475; --line: #d5dae1; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--ink);
-       font: 14px/1.35 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-header.top { padding: 16px 24px 8px; }
-header.top h1 { margin: 0 0 4px; font-size: 22px; }
-header.top p { margin: 2px 0; color: var(--muted); }
-a { color: #0b5cad; }
-.summary { display: flex; flex-wrap: wrap; gap: 16px; padding: 0 24px 8px; align-items: flex-start; }
-.summary img { max-width: min(760px, 100%); height: auto; background: #fff; border: 1px solid var(--line); }
-table.layers { border-collapse: collapse; background: #fff; border: 1px solid var(--line); }
-table.layers th, table.layers td { padding: 2px 8px; text-align: right; border-bottom: 1px solid #eee; }
-table.layers th:nth-child(2), table.layers td:nth-child(2),
-table.layers td:last-child, table.layers th:last-child { text-align: left; }
-form.filters { position: sticky; top: 0; z-index: 2; display: flex; flex-wrap: wrap; gap: 12px;
-               align-items: center; padding: 8px 24px; background: #dfe4eb; border-bottom: 1px solid var(--line); }
-form.filters label { color: var(--muted); }
-form.filters input[type=search] { width: 16em; }
-#count { margin-left: auto; color: var(--muted); }
-main { padding: 8px 24px 40px; }
-section.layer > h2 { font-size: 16px; margin: 18px 0 8px; }
-section.layer > h2 small { color: var(--muted); font-weight: normal; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 10px; }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; }
-.card .head { display: flex; justify-content: space-between; gap: 8px; align-items: baseline; }
-.card .label { font-weight: 600; font-size: 15px; overflow-wrap: anywhere; }
-.card .score { color: var(--muted); font-variant-numeric: tabular-nums; }
-.card .meta { color: var(--muted); font-size: 12px; margin: 2px 0 6px; }
-.card .cat { display: inline-block; padding: 0 6px; border-radius: 8px; color: #fff;
-             background: var(--c); font-size: 11px; }
-.card .imgs { display: flex; gap: 3px; margin: 4px 0; }
-.card .imgs img { width: 44px; height: 44px; object-fit: cover; background: #ccd; border-radius: 2px; }
-.card ol { margin: 4px 0 0; padding-left: 18px; font-size: 12px; color: var(--muted); }
-.card ol b { font-weight: normal; float: right; font-variant-numeric: tabular-nums; }
-#sentinel { height: 1px; }
-table.models { border-collapse: collapse; background: #fff; margin: 8px 24px; border: 1px solid var(--line); }
-table.models th, table.models td { padding: 4px 12px; border-bottom: 1px solid #eee; text-align: left; }
-"""
 
-_APP = r"""
-(function () {
-  "use strict";
-  var D = window.ATLAS_DATA;
-  var status = document.getElementById("atlas-status");
-  function setStatus(key, value) { status.dataset[key] = String(value); }
-  if (!D) { window.__atlasNote("the data file " + document.body.dataset.src + " did not load"); return; }
-  var S = D.strings, N = D.label.length, CHUNK = 96;
-  setStatus("total", N);
-  function esc(t) {
-    return String(t).replace(/[&<>"']/g, function (c) {
-      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; });
-  }
-  function fmt(x) { return x === null ? "" : Number(x).toFixed(3); }
-
-  // ---- header: per-layer table
-  var rows = [];
-  D.layers.forEach(function (L, li) {
-    var seen = {}, unique = 0, sum = 0, n = 0, cats = {};
-    for (var r = L.start; r < L.start + L.units; r++) {
-      if (!seen[D.label[r]]) { seen[D.label[r]] = 1; unique++; }
-      if (D.score[r] !== null) { sum += D.score[r]; n++; }
-      cats[D.cat[r]] = (cats[D.cat[r]] || 0) + 1;
-    }
-    var top = Object.keys(cats).sort(function (a, b) { return cats[b] - cats[a]; })[0];
-    rows.push("<tr><td>" + li + "</td><td>" + esc(L.name) + "</td><td>" + L.units + "</td><td>" +
-      unique + "</td><td>" + (n ? (sum / n).toFixed(3) : "") + "</td><td>" +
-      esc(D.categories[top]) + "</td></tr>");
-  });
-  document.getElementById("layer-table").innerHTML =
-    "<tr><th>layer</th><th>module</th><th>units</th><th>distinct labels</th>" +
-    "<th>mean score</th><th>most frequent category</th></tr>" + rows.join("");
-  if (D.summary) {
-    var fig = document.getElementById("summary-figure");
-    fig.src = D.summary; fig.hidden = false;
-  }
-
-  // ---- filters
-  var form = document.getElementById("filters");
-  var selLayer = form.elements.layer, selCat = form.elements.category, text = form.elements.q;
-  D.layers.forEach(function (L, li) {
-    selLayer.add(new Option(li + " \u00b7 " + L.name + " (" + L.units + ")", String(li)));
-  });
-  D.categories.forEach(function (c) { selCat.add(new Option(c, c)); });
-
-  function readHash() {
-    var p = new URLSearchParams(location.hash.replace(/^#/, ""));
-    return {layer: p.get("layer") || "", category: p.get("category") || "",
-            q: p.get("q") || "", all: p.get("all") === "1"};
-  }
-  var state = readHash();
-  function writeHash() {
-    var p = new URLSearchParams();
-    if (state.layer) p.set("layer", state.layer);
-    if (state.category) p.set("category", state.category);
-    if (state.q) p.set("q", state.q);
-    if (state.all) p.set("all", "1");
-    history.replaceState(null, "", "#" + p.toString());
-  }
-
-  // ---- cards
-  var main = document.getElementById("cards"), sentinel = document.getElementById("sentinel");
-  var countEl = document.getElementById("count");
-  var matches = [], rendered = 0, grid = null, gridLayer = -1, firstDone = false;
-
-  function card(r) {
-    var h = '<article class="card" data-row="' + r + '"><div class="head"><span class="label">' +
-      esc(S[D.label[r]]) + '</span><span class="score" title="label score">' + fmt(D.score[r]) +
-      '</span></div><div class="meta"><span class="cat" style="--c:' +
-      D.category_colors[D.cat[r]] + '">' + esc(D.categories[D.cat[r]]) + "</span> unit " +
-      D.unit[r] + "</div>";
-    if (D.images && D.img[r]) {
-      h += '<div class="imgs">';
-      for (var i = 0; i < D.img[r].length; i++) {
-        h += '<img ' + (state.all ? "" : 'loading="lazy" ') + 'decoding="async" width="44" ' +
-          'height="44" alt="probe image ' + D.img[r][i] + '" src="thumbs/' + D.img[r][i] + '.jpg">';
-      }
-      h += "</div>";
-    }
-    if (D.next.length && D.next[r].length) {
-      h += '<ol start="2" title="next best concepts">';
-      for (var k = 0; k < D.next[r].length; k++) {
-        h += "<li>" + esc(S[D.next[r][k]]) + " <b>" + fmt(D.next_score[r][k]) + "</b></li>";
-      }
-      h += "</ol>";
-    }
-    return h + "</article>";
-  }
-
-  function renderMore() {
-    var end = state.all ? matches.length : Math.min(matches.length, rendered + CHUNK);
-    var html = [], flushTo = function () {
-      if (html.length) { grid.insertAdjacentHTML("beforeend", html.join("")); html = []; }
-    };
-    for (var i = rendered; i < end; i++) {
-      var r = matches[i], li = D.layer[r];
-      if (li !== gridLayer) {
-        if (grid) flushTo();
-        var sec = document.createElement("section");
-        sec.className = "layer"; sec.id = "layer-" + li;
-        var n = 0;
-        for (var j = i; j < matches.length && D.layer[matches[j]] === li; j++) n++;
-        sec.innerHTML = "<h2>Layer " + li + " <small>" + esc(D.layers[li].name) + " \u00b7 " +
-          n + " of " + D.layers[li].units + " units</small></h2><div class=\"grid\"></div>";
-        main.appendChild(sec);
-        grid = sec.lastChild; gridLayer = li;
-      }
-      html.push(card(r));
-    }
-    if (grid) flushTo();
-    rendered = end;
-    setStatus("rendered", rendered);
-    if (!firstDone) {
-      void main.offsetHeight;  // lay the first cards out before taking the time
-      firstDone = true;
-      setStatus("firstMs", performance.now().toFixed(1));
-    }
-    observer.unobserve(sentinel);
-    if (rendered < matches.length) observer.observe(sentinel);  // fires again if still visible
-    else checkImages();
-  }
-
-  function checkImages() {
-    var imgs = main.querySelectorAll("img"), pending = 0;
-    function done() {
-      var broken = 0;
-      for (var i = 0; i < imgs.length; i++) if (imgs[i].complete && imgs[i].naturalWidth === 0) broken++;
-      setStatus("images", imgs.length); setStatus("broken", broken); setStatus("imagesDone", 1);
-    }
-    if (!state.all) { setStatus("images", imgs.length); return; }
-    for (var i = 0; i < imgs.length; i++) {
-      if (!imgs[i].complete) {
-        pending++;
-        imgs[i].addEventListener("load", function () { if (--pending === 0) done(); });
-        imgs[i].addEventListener("error", function () { if (--pending === 0) done(); });
-      }
-    }
-    if (!pending) done();
-  }
-
-  var observer = new IntersectionObserver(function (entries) {
-    if (entries.some(function (e) { return e.isIntersecting; }) && rendered < matches.length) {
-      renderMore();
-    }
-  }, {rootMargin: "1200px 0px"});
-
-  function apply() {
-    selLayer.value = state.layer; selCat.value = state.category; text.value = state.q;
-    var q = state.q.toLowerCase(), layer = state.layer === "" ? -1 : Number(state.layer);
-    var cat = state.category === "" ? -1 : D.categories.indexOf(state.category);
-    matches = [];
-    for (var r = 0; r < N; r++) {
-      if (layer >= 0 && D.layer[r] !== layer) continue;
-      if (state.category !== "" && D.cat[r] !== cat) continue;
-      if (q && S[D.label[r]].toLowerCase().indexOf(q) < 0) continue;
-      matches.push(r);
-    }
-    main.textContent = ""; grid = null; gridLayer = -1; rendered = 0;
-    setStatus("matching", matches.length);
-    status.removeAttribute("data-images-done");
-    countEl.textContent = matches.length + " of " + N + " units";
-    renderMore();
-  }
-
-  function onInput() {
-    state.layer = selLayer.value; state.category = selCat.value; state.q = text.value.trim();
-    writeHash(); apply();
-  }
-  selLayer.addEventListener("change", onInput);
-  selCat.addEventListener("change", onInput);
-  text.addEventListener("input", onInput);
-  form.addEventListener("submit", function (e) { e.preventDefault(); });
-  window.addEventListener("hashchange", function () { state = readHash(); apply(); });
-  apply();
-  setStatus("ready", 1);
-})();
-"""
+def _asset(name: str) -> str:
+    return (ASSETS / name).read_text(encoding="utf-8")
 
 
 def _page(title: str, body: str, head_extra: str = "") -> str:
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n<script>{_HEAD_SCRIPT}</script>\n"
-        f"<style>{_CSS}</style>\n{head_extra}</head>\n{body}\n</html>\n"
+        f"<title>{html.escape(title)}</title>\n<script>{_asset('head.js')}</script>\n"
+        f"<style>{_asset('atlas.css')}</style>\n{head_extra}</head>\n{body}\n</html>\n"
     )
 
 
@@ -540,7 +308,7 @@ label score, the label's category, its top-activating images and the next best c
 <div id="sentinel"></div>
 {_status_div()}
 <script src="{html.escape(data_src)}"></script>
-<script>{_APP}</script>
+<script>{_asset("app.js")}</script>
 </body>"""
     return _page(title, body)
 
@@ -661,17 +429,19 @@ def _url(path: PathLike, fragment: str = "") -> str:
 def browser_dom(
     page: PathLike,
     fragment: str = "",
-    budget_ms: int = 20000,
+    budget_ms: int | None = 20000,
     chromium: str | None = None,
     timeout: float = 120,
     width: int = 1280,
     height: int = 1600,
 ) -> str:
     """The DOM of ``page`` (``#fragment`` appended) after headless Chromium ran its scripts
-    (``--virtual-time-budget`` lets timers, observers and image loads settle)."""
+    (``--virtual-time-budget`` lets timers, observers and image loads settle; ``budget_ms=0``
+    dumps right after the load event, with real time in the page, for timings)."""
+    budget = [f"--virtual-time-budget={budget_ms}"] if budget_ms else []
     cmd = _chromium_cmd(
         chromium,
-        f"--virtual-time-budget={budget_ms}",
+        *budget,
         "--dump-dom",
         _url(page, fragment),
         width=width,
@@ -708,6 +478,32 @@ def browser_screenshot(
     if proc.returncode != 0 or not out.is_file():
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return out
+
+
+def count_cards(screenshot_png: PathLike, min_area: int = 3000) -> int:
+    """Number of unit cards visible in a screenshot: connected regions of the card
+    background colour :data:`CARD_RGB` of at least ``min_area`` pixels."""
+    from PIL import Image
+    from scipy import ndimage
+
+    with Image.open(screenshot_png) as img:
+        pixels = np.asarray(img.convert("RGB"))
+    mask = np.all(pixels == np.asarray(CARD_RGB, dtype=np.uint8), axis=2)
+    labelled, n = ndimage.label(mask)
+    if n == 0:
+        return 0
+    areas = np.bincount(labelled.ravel())[1:]
+    return int((areas >= min_area).sum())
+
+
+def page_cards(dom: str) -> list[tuple[int, str]]:
+    """``[(data row, label)]`` of every card in a dumped DOM, in page order."""
+    found = re.findall(
+        r'<article class="card" data-row="(\d+)"><div class="head">'
+        r'<span class="label">(.*?)</span>',
+        dom,
+    )
+    return [(int(row), html.unescape(label)) for row, label in found]
 
 
 def page_status(dom: str) -> dict[str, Any]:
