@@ -100,7 +100,9 @@ def agreement_models():
 
 
 def agreement_csvs(wildcards=None):
-    return {model: f"results/agreement/{PROBE}/{model}.csv" for model in agreement_models()}
+    return {
+        model: f"results/agreement/{PROBE}/{model}.csv" for model in agreement_models()
+    }
 
 
 ATLAS = "atlas/published" if PUBLISHED else f"atlas/{PROBE}"

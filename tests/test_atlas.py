@@ -52,9 +52,7 @@ def test_page_data_holds_every_unit_with_its_runner_ups(site):
     assert [L["units"] for L in data["layers"]] == [40, 40, 40]
     assert [L["name"] for L in data["layers"]] == ["blocks.0", "blocks.1", "blocks.2"]
     categories = pd.read_csv(site["categories"]).set_index("concept")["category"]
-    assert [data["categories"][c] for c in data["cat"]] == list(
-        categories[labels["description"]]
-    )
+    assert [data["categories"][c] for c in data["cat"]] == list(categories[labels["description"]])
     # next best concepts: ranks 2.. of the top-k file, the label itself left out, scores falling
     for row in range(len(labels)):
         names = [strings[i] for i in data["next"][row]]
