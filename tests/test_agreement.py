@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -193,3 +195,46 @@ def test_published_vit_against_itself_and_against_vit_cub():
     expected = (merged["description_a"] == merged["description_b"]).groupby(merged["pos"]).mean()
     assert list(table["label_match"]) == list(expected)
     assert 0 < table["label_match"].min() < table["label_match"].max() < 1
+
+
+@pytest.mark.skipif(
+    shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+    reason="latexmk/pdftotext not installed (Debian: latexmk texlive-latex-extra poppler-utils)",
+)
+def test_appendix_shows_agreement_only_when_produced(tmp_path):
+    from vitconcepts import tables
+
+    root = Path(__file__).resolve().parents[1] / "paper"
+
+    def build(with_agreement: bool) -> str:
+        paper = tmp_path / f"paper_{with_agreement}"
+        (paper / "figures").mkdir(parents=True)
+        (paper / "tables").mkdir()
+        shutil.copy(root / "main.tex", paper)
+        shutil.copy(root / "refs.bib", paper)
+        figures, tabs = [], []
+        if with_agreement:
+            a = write(make_labels(), tmp_path / "a.csv")
+            csv = compare_with_published(a, a, tmp_path / "agreement" / "vit.csv")
+            assert len(csv) == 3
+            pdf = plot_reproduction_agreement(
+                {"vit": tmp_path / "agreement" / "vit.csv"},
+                paper / "figures" / "reproduction_agreement.pdf",
+            )
+            assert len(pdf) == 3
+            table_reproduction_agreement(
+                paper / "figures" / "reproduction_agreement.csv",
+                paper / "tables" / "reproduction_agreement.tex",
+            )
+            figures, tabs = ["reproduction_agreement"], ["reproduction_agreement"]
+        tables.write_generated_tex(figures, tabs, paper / "generated.tex")
+        out = tables.build_paper(paper / "main.tex", paper / "main.pdf")
+        return subprocess.run(
+            ["pdftotext", str(out), "-"], capture_output=True, text=True, check=True
+        ).stdout
+
+    text = build(True)
+    assert "Agreement with the published labels" in text
+    assert "1.000" in text
+    assert "reproduction_agreement" not in text  # no "was not produced" note
+    assert "Agreement with the published labels" not in build(False)
