@@ -34,6 +34,8 @@ include: "rules/labels.smk"
 include: "rules/analysis.smk"
 include: "rules/figures.smk"
 include: "rules/tables.smk"
+include: "rules/agreement.smk"
+include: "rules/atlas.smk"
 include: "rules/paper.smk"
 
 

@@ -125,6 +125,41 @@ def images_available():
     return not PUBLISHED
 
 
+def agreement_models():
+    """Models with both computed and published labels, compared when `agreement` is on."""
+    if PUBLISHED or not config["agreement"]:
+        return []
+    published = config.get("published", {}).get("labels", {})
+    return [model for model in ANALYSED if model in published]
+
+
+def agreement_csvs(wildcards=None):
+    return {
+        model: f"results/agreement/{PROBE}/{model}.csv" for model in agreement_models()
+    }
+
+
+ATLAS = "atlas/published" if PUBLISHED else f"atlas/{PROBE}"
+
+
+def atlas_page_inputs(wildcards):
+    """One model's atlas page: labels, categories, summary figure; top-k and thumbnails
+    when the labels were computed here (published labels come without probe images)."""
+    inputs = {
+        "labels": labels_csv(wildcards.model),
+        "categories": f"results/categories/{CONCEPTS}.csv",
+        "summary": f"paper/figures/appendix_{wildcards.model}.png",
+    }
+    if images_available():
+        inputs["topk"] = f"results/labels/{PROBE}/{wildcards.model}_topk.nc"
+        inputs["thumbs"] = f"{ATLAS}/thumbs"
+    return inputs
+
+
+def atlas_pages(wildcards=None):
+    return [f"{ATLAS}/{model}.html" for model in ANALYSED]
+
+
 def all_figures():
     names = ["concepts_per_layer", "category_shares", "category_shares_vit_mean"]
     names += ["score_histograms"]
@@ -137,6 +172,8 @@ def all_figures():
         names += ["finetuning_category_shares", "finetuning_concepts_per_layer"]
     if images_available():
         names += ["example_units", "image_complexity"]
+    if agreement_models():
+        names.append("reproduction_agreement")
     return [f"paper/figures/{name}.pdf" for name in names]
 
 
@@ -144,6 +181,8 @@ def all_tables():
     names = ["models", "concepts_per_layer", "category_shares"]
     if config["categories"]["curated"] and config["categories"]["automatic"] != "none":
         names.append("categoriser_agreement")
+    if agreement_models():
+        names.append("reproduction_agreement")
     return [f"paper/tables/{name}.tex" for name in names]
 
 

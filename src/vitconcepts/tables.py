@@ -58,6 +58,7 @@ KNOWN_FIGURES: tuple[str, ...] = (
     "finetuned_category_shares",
     "finetuned_concepts_per_layer",
     "score_histograms",
+    "reproduction_agreement",
 )
 #: Tables that main.tex places in its sections.
 KNOWN_TABLES: tuple[str, ...] = (
@@ -65,6 +66,7 @@ KNOWN_TABLES: tuple[str, ...] = (
     "concepts_per_layer",
     "category_shares",
     "categoriser_agreement",
+    "reproduction_agreement",
 )
 
 #: Short column headers for the categories.

@@ -1,0 +1,12 @@
+"""Rule atlas_index: the atlas's start page, one row per model."""
+
+from vitconcepts.atlas import build_index
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    build_index(
+        dict(zip(snakemake.params.models, snakemake.input.labels, strict=True)),
+        snakemake.output[0],
+        probe=snakemake.params.probe,
+        images=snakemake.params.images,
+    )

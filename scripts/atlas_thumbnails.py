@@ -1,0 +1,12 @@
+"""Rule atlas_thumbnails: one small JPEG per probe image that is a top image of any unit."""
+
+from vitconcepts.atlas import make_thumbnails
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    make_thumbnails(
+        list(snakemake.input.labels),
+        snakemake.input.index,
+        snakemake.output[0],
+        threads=snakemake.threads,
+    )

@@ -1,0 +1,12 @@
+"""Rule compare_with_published: per-layer agreement of computed and published labels."""
+
+from vitconcepts.agreement import compare_with_published
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    compare_with_published(
+        snakemake.input.ours,
+        snakemake.input.theirs,
+        snakemake.output[0],
+        concept_emb_nc=snakemake.input.concept_emb,
+    )

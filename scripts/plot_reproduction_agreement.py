@@ -1,0 +1,10 @@
+"""Rule plot_reproduction_agreement: appendix figure (PDF, PNG and its source CSV)."""
+
+from vitconcepts.agreement import plot_reproduction_agreement
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    plot_reproduction_agreement(
+        {model: snakemake.input[model] for model in snakemake.params.models},
+        snakemake.output.pdf,
+    )

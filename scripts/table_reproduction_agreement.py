@@ -1,0 +1,7 @@
+"""Rule table_reproduction_agreement: appendix table of agreement with published labels."""
+
+from vitconcepts.agreement import table_reproduction_agreement
+from vitconcepts.logs import rule_log
+
+with rule_log(snakemake):
+    table_reproduction_agreement(snakemake.input[0], snakemake.output[0])

@@ -1,0 +1,393 @@
+"""How closely two per-unit label files agree, layer by layer (a run vs the published labels).
+
+Layer names differ between code bases (``blocks.3``, ``vit.encoder.layer.3``,
+``vit.encoder.layer[3]``), so layers are matched by **position** (0-based, network order =
+order of first appearance in each file) and units by their ``unit`` index within the layer.
+Both files must have the same number of layers and the same units in each layer, else
+:class:`~vitconcepts.errors.InputDataError` names both files.
+
+Per layer (:func:`compare_labels`):
+
+* ``n_units``: units compared;
+* ``label_match``: share of units whose two ``description`` strings are identical;
+* ``semantic_match``: mean cosine similarity of the CLIP text embeddings of the two labels,
+  read from a concept-embedding NetCDF (``results/clip/concepts/{concepts}/{clip}.nc``,
+  variable ``embedding (concept, dim)``, coord ``concept``). Units whose label (either one)
+  is not in that file are left out of the mean, and ``semantic_units`` says how many units
+  it is over; the column is NaN (empty in a CSV) when no file is given or no unit has both
+  labels embedded;
+* ``similarity_spearman``: Spearman rank correlation of the two label-score columns
+  (``similarity``) over the layer's units (NaN when either is constant);
+* ``top_images_jaccard``: mean over units of the Jaccard index of the two sets of top images
+  (the ``images`` column), NaN unless both files carry it for every unit.
+
+:func:`compare_with_published` writes that table for one model (rule
+``compare_with_published``); :func:`plot_reproduction_agreement` and
+:func:`table_reproduction_agreement` turn all models' tables into the paper's appendix figure
+and table. ``python -m vitconcepts.agreement OURS.csv THEIRS.csv`` prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputDataError, VitconceptsError
+
+PathLike = str | Path
+
+COLUMNS = (
+    "layer",
+    "n_units",
+    "label_match",
+    "semantic_match",
+    "semantic_units",
+    "similarity_spearman",
+    "top_images_jaccard",
+)
+#: The per-layer measures, with their axis / column titles.
+MEASURES = {
+    "label_match": "identical label",
+    "semantic_match": "label cosine (CLIP text)",
+    "similarity_spearman": "score rank correlation",
+    "top_images_jaccard": "top-image Jaccard",
+}
+
+
+def _read(path: PathLike) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(
+            f"Label file {path} does not exist.",
+            "pass the path of a per-unit label CSV (columns layer, unit, description, "
+            "similarity, images), e.g. results/labels/<probe>/<model>.csv.",
+        )
+    frame = pd.read_csv(
+        path,
+        dtype={"layer": str, "description": str, "images": str},
+        keep_default_na=False,
+        na_values={"similarity": ["", "nan", "NaN"]},
+    )
+    missing = [c for c in ("layer", "unit", "description", "similarity") if c not in frame]
+    if missing:
+        raise InputDataError(
+            f"Label file {path} lacks column(s) {', '.join(missing)} (found "
+            f"{', '.join(map(str, frame.columns))}).",
+            "compare label CSVs with the columns layer, unit, description, similarity "
+            "(and optionally images).",
+        )
+    frame["similarity"] = pd.to_numeric(frame["similarity"], errors="coerce").astype(float)
+    frame["unit"] = pd.to_numeric(frame["unit"], errors="raise").astype(int)
+    codes, _ = pd.factorize(frame["layer"], sort=False)
+    frame["position"] = codes.astype(int)
+    return frame.sort_values(["position", "unit"], kind="stable").reset_index(drop=True)
+
+
+def _image_sets(values: pd.Series) -> list[frozenset[int]] | None:
+    """The sets of top-image indices, or None when any unit has none."""
+    sets = []
+    for value in values:
+        numbers = re.findall(r"-?\d+", str(value))
+        if not numbers:
+            return None
+        sets.append(frozenset(int(n) for n in numbers))
+    return sets
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 2:
+        return math.nan
+    ra = pd.Series(a[ok]).rank().to_numpy()
+    rb = pd.Series(b[ok]).rank().to_numpy()
+    if ra.std() == 0 or rb.std() == 0:
+        return math.nan
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def load_concept_embeddings(concept_emb_nc: PathLike) -> tuple[dict[str, int], np.ndarray]:
+    """``({concept: row}, L2-normalised embeddings [concept, dim])`` of a concept NetCDF."""
+    import xarray as xr
+
+    path = Path(concept_emb_nc)
+    if not path.is_file():
+        raise InputDataError(
+            f"Concept embedding file {path} does not exist.",
+            "embed the concepts first (snakemake results/clip/concepts/<concepts>/<clip>.nc) "
+            "or leave out --concept-emb.",
+        )
+    with xr.open_dataset(path) as ds:
+        if "embedding" not in ds or "concept" not in ds.coords:
+            raise InputDataError(
+                f"Concept embedding file {path} has no variable `embedding` with coord `concept`.",
+                "pass a file written by the embed_concepts rule.",
+            )
+        emb = np.asarray(ds["embedding"].values, dtype=np.float32)
+        concepts = [str(c) for c in ds["concept"].values]
+    norms = np.linalg.norm(emb, axis=1, keepdims=True)
+    emb = emb / np.where(norms > 0, norms, 1.0)
+    index: dict[str, int] = {}
+    for i, concept in enumerate(concepts):
+        index.setdefault(concept, i)
+    return index, emb
+
+
+def compare_labels(
+    ours_csv: PathLike, theirs_csv: PathLike, concept_emb_nc: PathLike | None = None
+) -> pd.DataFrame:
+    """Per-layer agreement of two label files (see the module docstring for the columns).
+
+    Layers are matched by position, units by index; a different number of layers or
+    different units in a layer raises :class:`InputDataError` naming both files.
+    """
+    ours, theirs = _read(ours_csv), _read(theirs_csv)
+    n_ours, n_theirs = ours["position"].nunique(), theirs["position"].nunique()
+    if n_ours != n_theirs:
+        raise InputDataError(
+            f"Label files {ours_csv} ({n_ours} layers) and {theirs_csv} ({n_theirs} layers) "
+            "have different numbers of layers, so their layers cannot be matched by position.",
+            "compare labels of the same architecture with the same analysed layers (set the "
+            "model's `layers` in the config to the published file's layers).",
+        )
+    embeddings = load_concept_embeddings(concept_emb_nc) if concept_emb_nc else None
+    both_images = "images" in ours and "images" in theirs
+    ours_layers = dict(tuple(ours.groupby("position", sort=True)))
+    theirs_layers = dict(tuple(theirs.groupby("position", sort=True)))
+    rows = []
+    for position in range(n_ours):
+        a, b = ours_layers[position], theirs_layers[position]
+        if len(a) != len(b) or not np.array_equal(a["unit"].to_numpy(), b["unit"].to_numpy()):
+            raise InputDataError(
+                f"Layer {position} (0-based position) has {len(a)} units in {ours_csv} "
+                f"(`{a['layer'].iloc[0]}`) but {len(b)} units in {theirs_csv} "
+                f"(`{b['layer'].iloc[0]}`), or other unit indices, so units cannot be matched.",
+                "compare labels of the same architecture: every layer needs the same units "
+                "(0..n-1, each once) in both files.",
+            )
+        la, lb = a["description"].to_numpy(str), b["description"].to_numpy(str)
+        semantic, semantic_units = math.nan, 0
+        if embeddings is not None:
+            index, emb = embeddings
+            ia = np.array([index.get(x, -1) for x in la])
+            ib = np.array([index.get(x, -1) for x in lb])
+            ok = (ia >= 0) & (ib >= 0)
+            semantic_units = int(ok.sum())
+            if semantic_units:
+                semantic = float(np.mean(np.sum(emb[ia[ok]] * emb[ib[ok]], axis=1)))
+        jaccard = math.nan
+        if both_images:
+            sa, sb = _image_sets(a["images"]), _image_sets(b["images"])
+            if sa is not None and sb is not None:
+                jaccard = float(
+                    np.mean([len(x & y) / len(x | y) for x, y in zip(sa, sb, strict=True)])
+                )
+        rows.append(
+            {
+                "layer": position,
+                "n_units": len(a),
+                "label_match": float(np.mean(la == lb)),
+                "semantic_match": semantic,
+                "semantic_units": semantic_units,
+                "similarity_spearman": _spearman(
+                    a["similarity"].to_numpy(float), b["similarity"].to_numpy(float)
+                ),
+                "top_images_jaccard": jaccard,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def compare_with_published(
+    ours_csv: PathLike,
+    theirs_csv: PathLike,
+    out_csv: PathLike,
+    concept_emb_nc: PathLike | None = None,
+) -> pd.DataFrame:
+    """Write :func:`compare_labels` of a computed and a published label file to ``out_csv``
+    (with a ``.provenance.json`` sidecar naming both files)."""
+    from .provenance import sha256_file, write_sidecar
+
+    table = compare_labels(ours_csv, theirs_csv, concept_emb_nc)
+    out = Path(out_csv)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False, lineterminator="\n")
+    write_sidecar(
+        out,
+        step="compare_with_published",
+        ours=str(ours_csv),
+        ours_sha256=sha256_file(ours_csv),
+        theirs=str(theirs_csv),
+        theirs_sha256=sha256_file(theirs_csv),
+        concept_embeddings=str(concept_emb_nc) if concept_emb_nc else None,
+    )
+    return table
+
+
+# --------------------------------------------------------------------------- paper outputs
+
+
+def _read_agreements(agreement_csvs: Mapping[str, PathLike]) -> pd.DataFrame:
+    frames = []
+    for model, path in agreement_csvs.items():
+        path = Path(path)
+        if not path.is_file():
+            raise InputDataError(
+                f"Agreement file {path} for model {model} does not exist.",
+                f"run `snakemake {path}` first.",
+            )
+        frame = pd.read_csv(path)
+        missing = [c for c in COLUMNS if c != "semantic_units" and c not in frame]
+        if missing:
+            raise InputDataError(
+                f"Agreement file {path} lacks column(s) {', '.join(missing)}.",
+                "delete it and rerun the compare_with_published rule.",
+            )
+        frame.insert(0, "model", model)
+        frames.append(frame)
+    if not frames:
+        raise InputDataError(
+            "No agreement files were given.",
+            "label at least one model that has published labels, with `agreement: true`.",
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_reproduction_agreement(
+    agreement_csvs: Mapping[str, PathLike], out_pdf: PathLike
+) -> pd.DataFrame:
+    """Figure ``reproduction_agreement``: one panel per measure, one line per model over layers.
+
+    Writes ``<out>.pdf``, ``<out>.png`` and the tidy source ``<out>.csv`` (every model's rows
+    with a ``model`` column). Measures with no value for any model are left out.
+    """
+    from . import style
+    from .figures import _layer_axis
+
+    data = _read_agreements(agreement_csvs)
+    measures = [m for m in MEASURES if data[m].notna().any()]
+    with style.style_context():
+        fig, axes = style.plt.subplots(
+            1,
+            len(measures),
+            figsize=(style.FULL_WIDTH, 2.3),
+            layout="constrained",
+            squeeze=False,
+        )
+        for ax, measure in zip(axes[0], measures, strict=True):
+            for model in agreement_csvs:
+                d = data[data["model"] == model]
+                ax.plot(
+                    d["layer"],
+                    d[measure],
+                    marker="o",
+                    markersize=2.5,
+                    color=style.model_color(model),
+                    label=style.model_name(model),
+                )
+            ax.set_title(MEASURES[measure])
+            lo = min(0.0, float(np.nanmin(data[measure])))
+            ax.set_ylim(lo, 1.02)
+            _layer_axis(ax, data["layer"].unique(), max_ticks=7)
+        axes[0][0].set_ylabel("agreement with published")
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(6, len(labels)))
+        style.save_figure(fig, out_pdf)
+    out_csv = Path(out_pdf).with_suffix(".csv")
+    data.to_csv(out_csv, index=False, lineterminator="\n")
+    return data
+
+
+def summarise(data: pd.DataFrame) -> pd.DataFrame:
+    """One row per model: layers, units and the unit-weighted mean of each measure."""
+    rows = []
+    for model, d in data.groupby("model", sort=False):
+        w = d["n_units"].to_numpy(float)
+        row = {"model": model, "layers": len(d), "units": int(w.sum())}
+        for measure in MEASURES:
+            v = d[measure].to_numpy(float)
+            ok = np.isfinite(v)
+            row[measure] = float(np.average(v[ok], weights=w[ok])) if ok.any() else math.nan
+        row["label_match_min"] = float(d["label_match"].min())
+        row["label_match_max"] = float(d["label_match"].max())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table_reproduction_agreement(agreement_csv: PathLike, out_tex: PathLike) -> Path:
+    """Table ``reproduction_agreement`` from the figure's source CSV: one row per model."""
+    from .figures import _read_csv
+    from .style import model_name
+    from .tables import _fmt_float, _tabular, _write, latex_escape
+
+    data = _read_csv(agreement_csv, ("model",) + COLUMNS[:3], "reproduction agreement")
+    for measure in MEASURES:
+        if measure not in data:
+            data[measure] = math.nan
+    summary = summarise(data)
+    body = []
+    for _, r in summary.iterrows():
+        cells = [
+            latex_escape(model_name(r["model"])),
+            str(int(r["layers"])),
+            str(int(r["units"])),
+            _fmt_float(r["label_match"], 3),
+            f"{_fmt_float(r['label_match_min'], 2)}--{_fmt_float(r['label_match_max'], 2)}",
+            _fmt_float(r["semantic_match"], 3),
+            _fmt_float(r["similarity_spearman"], 3),
+            _fmt_float(r["top_images_jaccard"], 3),
+        ]
+        body.append(" & ".join(cells) + r" \\")
+    header = [
+        "model",
+        "layers",
+        "units",
+        "identical",
+        "range",
+        "cosine",
+        r"Spearman $\rho$",
+        "Jaccard",
+    ]
+    comment = "Agreement of this run's labels with the published ones (unit-weighted means)."
+    return _write(out_tex, _tabular("l r r r c r r r", header, body, comment))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m vitconcepts.agreement",
+        description="Per-layer agreement of two per-unit label files (layers matched by "
+        "position, units by index).",
+    )
+    parser.add_argument("ours", help="label CSV (layer, unit, description, similarity, images)")
+    parser.add_argument("theirs", help="label CSV to compare with, e.g. the published one")
+    parser.add_argument(
+        "--concept-emb",
+        help="concept embedding NetCDF (results/clip/concepts/<concepts>/<clip>.nc) for "
+        "semantic_match",
+    )
+    parser.add_argument("--out", help="also write the table to this CSV")
+    args = parser.parse_args(argv)
+    try:
+        table = compare_labels(args.ours, args.theirs, args.concept_emb)
+    except VitconceptsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out, index=False, lineterminator="\n")
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep=""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

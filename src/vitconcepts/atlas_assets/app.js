@@ -1,0 +1,175 @@
+(function () {
+  "use strict";
+  var D = window.ATLAS_DATA;
+  var status = document.getElementById("atlas-status");
+  function setStatus(key, value) { status.dataset[key] = String(value); }
+  if (!D) { window.__atlasNote("the data file " + document.body.dataset.src + " did not load"); return; }
+  var S = D.strings, N = D.label.length, CHUNK = 96;
+  setStatus("total", N);
+  function esc(t) {
+    return String(t).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; });
+  }
+  function fmt(x) { return x === null ? "" : Number(x).toFixed(3); }
+
+  // ---- header: per-layer table
+  var rows = [];
+  D.layers.forEach(function (L, li) {
+    var seen = {}, unique = 0, sum = 0, n = 0, cats = {};
+    for (var r = L.start; r < L.start + L.units; r++) {
+      if (!seen[D.label[r]]) { seen[D.label[r]] = 1; unique++; }
+      if (D.score[r] !== null) { sum += D.score[r]; n++; }
+      cats[D.cat[r]] = (cats[D.cat[r]] || 0) + 1;
+    }
+    var top = Object.keys(cats).sort(function (a, b) { return cats[b] - cats[a]; })[0];
+    rows.push("<tr><td>" + li + "</td><td>" + esc(L.name) + "</td><td>" + L.units + "</td><td>" +
+      unique + "</td><td>" + (n ? (sum / n).toFixed(3) : "") + "</td><td>" +
+      esc(D.categories[top]) + "</td></tr>");
+  });
+  document.getElementById("layer-table").innerHTML =
+    "<tr><th>layer</th><th>module</th><th>units</th><th>distinct labels</th>" +
+    "<th>mean score</th><th>most frequent category</th></tr>" + rows.join("");
+  if (D.summary) {
+    var fig = document.getElementById("summary-figure");
+    fig.src = D.summary; fig.hidden = false;
+  }
+
+  // ---- filters
+  var form = document.getElementById("filters");
+  var selLayer = form.elements.layer, selCat = form.elements.category, text = form.elements.q;
+  D.layers.forEach(function (L, li) {
+    selLayer.add(new Option(li + " \u00b7 " + L.name + " (" + L.units + ")", String(li)));
+  });
+  D.categories.forEach(function (c) { selCat.add(new Option(c, c)); });
+
+  function readHash() {
+    var p = new URLSearchParams(location.hash.replace(/^#/, ""));
+    return {layer: p.get("layer") || "", category: p.get("category") || "",
+            q: p.get("q") || "", all: p.get("all") === "1"};
+  }
+  var state = readHash();
+  function writeHash() {
+    var p = new URLSearchParams();
+    if (state.layer) p.set("layer", state.layer);
+    if (state.category) p.set("category", state.category);
+    if (state.q) p.set("q", state.q);
+    if (state.all) p.set("all", "1");
+    history.replaceState(null, "", "#" + p.toString());
+  }
+
+  // ---- cards
+  var main = document.getElementById("cards"), sentinel = document.getElementById("sentinel");
+  var countEl = document.getElementById("count");
+  var matches = [], rendered = 0, grid = null, gridLayer = -1, firstDone = false;
+
+  function card(r) {
+    var h = '<article class="card" data-row="' + r + '"><div class="head"><span class="label">' +
+      esc(S[D.label[r]]) + '</span><span class="score" title="label score">' + fmt(D.score[r]) +
+      '</span></div><div class="meta"><span class="cat" style="--c:' +
+      D.category_colors[D.cat[r]] + '">' + esc(D.categories[D.cat[r]]) + "</span> unit " +
+      D.unit[r] + "</div>";
+    if (D.images && D.img[r]) {
+      h += '<div class="imgs">';
+      for (var i = 0; i < D.img[r].length; i++) {
+        h += '<img ' + (state.all ? "" : 'loading="lazy" ') + 'decoding="async" width="44" ' +
+          'height="44" alt="probe image ' + D.img[r][i] + '" src="thumbs/' + D.img[r][i] + '.jpg">';
+      }
+      h += "</div>";
+    }
+    if (D.next.length && D.next[r].length) {
+      h += '<ol start="2" title="next best concepts">';
+      for (var k = 0; k < D.next[r].length; k++) {
+        h += "<li>" + esc(S[D.next[r][k]]) + " <b>" + fmt(D.next_score[r][k]) + "</b></li>";
+      }
+      h += "</ol>";
+    }
+    return h + "</article>";
+  }
+
+  function renderMore() {
+    var end = state.all ? matches.length : Math.min(matches.length, rendered + CHUNK);
+    var html = [], flushTo = function () {
+      if (html.length) { grid.insertAdjacentHTML("beforeend", html.join("")); html = []; }
+    };
+    for (var i = rendered; i < end; i++) {
+      var r = matches[i], li = D.layer[r];
+      if (li !== gridLayer) {
+        if (grid) flushTo();
+        var sec = document.createElement("section");
+        sec.className = "layer"; sec.id = "layer-" + li;
+        var n = 0;
+        for (var j = i; j < matches.length && D.layer[matches[j]] === li; j++) n++;
+        sec.innerHTML = "<h2>Layer " + li + " <small>" + esc(D.layers[li].name) + " \u00b7 " +
+          n + " of " + D.layers[li].units + " units</small></h2><div class=\"grid\"></div>";
+        main.appendChild(sec);
+        grid = sec.lastChild; gridLayer = li;
+      }
+      html.push(card(r));
+    }
+    if (grid) flushTo();
+    rendered = end;
+    setStatus("rendered", rendered);
+    if (!firstDone) {
+      void main.offsetHeight;  // lay the first cards out before taking the time
+      firstDone = true;
+      setStatus("firstMs", performance.now().toFixed(1));
+    }
+    observer.unobserve(sentinel);
+    if (rendered < matches.length) observer.observe(sentinel);  // fires again if still visible
+    else checkImages();
+  }
+
+  function checkImages() {
+    var imgs = main.querySelectorAll("img"), pending = 0;
+    function done() {
+      var broken = 0;
+      for (var i = 0; i < imgs.length; i++) if (imgs[i].complete && imgs[i].naturalWidth === 0) broken++;
+      setStatus("images", imgs.length); setStatus("broken", broken); setStatus("imagesDone", 1);
+    }
+    if (!state.all) { setStatus("images", imgs.length); return; }
+    for (var i = 0; i < imgs.length; i++) {
+      if (!imgs[i].complete) {
+        pending++;
+        imgs[i].addEventListener("load", function () { if (--pending === 0) done(); });
+        imgs[i].addEventListener("error", function () { if (--pending === 0) done(); });
+      }
+    }
+    if (!pending) done();
+  }
+
+  var observer = new IntersectionObserver(function (entries) {
+    if (entries.some(function (e) { return e.isIntersecting; }) && rendered < matches.length) {
+      renderMore();
+    }
+  }, {rootMargin: "1200px 0px"});
+
+  function apply() {
+    selLayer.value = state.layer; selCat.value = state.category; text.value = state.q;
+    var q = state.q.toLowerCase(), layer = state.layer === "" ? -1 : Number(state.layer);
+    var cat = state.category === "" ? -1 : D.categories.indexOf(state.category);
+    matches = [];
+    for (var r = 0; r < N; r++) {
+      if (layer >= 0 && D.layer[r] !== layer) continue;
+      if (state.category !== "" && D.cat[r] !== cat) continue;
+      if (q && S[D.label[r]].toLowerCase().indexOf(q) < 0) continue;
+      matches.push(r);
+    }
+    main.textContent = ""; grid = null; gridLayer = -1; rendered = 0;
+    setStatus("matching", matches.length);
+    status.removeAttribute("data-images-done");
+    countEl.textContent = matches.length + " of " + N + " units";
+    renderMore();
+  }
+
+  function onInput() {
+    state.layer = selLayer.value; state.category = selCat.value; state.q = text.value.trim();
+    writeHash(); apply();
+  }
+  selLayer.addEventListener("change", onInput);
+  selCat.addEventListener("change", onInput);
+  text.addEventListener("input", onInput);
+  form.addEventListener("submit", function (e) { e.preventDefault(); });
+  window.addEventListener("hashchange", function () { state = readHash(); apply(); });
+  apply();
+  setStatus("ready", 1);
+})();
