@@ -30,6 +30,7 @@ LAYERS = {
 }
 FINETUNED = {"vit_cub": ("vit", "cub"), "clip_bloodmnist": ("clip", "bloodmnist")}
 VITS = ["vit", "dinov2", "clip", "mae"]
+CONDITIONS = {"pretrained": ["vit", "clip"], "cub": ["vit_cub"], "bloodmnist": ["clip_bloodmnist"]}
 
 
 def _concepts_df() -> pd.DataFrame:
@@ -114,6 +115,12 @@ def _calls(p: dict[str, Path]) -> dict[str, Callable[[Path], pd.DataFrame]]:
         "finetuned_concepts_per_layer": lambda o: F.plot_finetuned_concepts_per_layer(
             p["concepts"], FINETUNED, o
         ),
+        "finetuning_category_shares": lambda o: F.plot_finetuning_category_shares(
+            p["shares"], CONDITIONS, o
+        ),
+        "finetuning_concepts_per_layer": lambda o: F.plot_finetuning_concepts_per_layer(
+            p["concepts"], CONDITIONS, o
+        ),
         "appendix_vit": lambda o: F.plot_appendix("vit", p["concepts"], p["shares"], o),
         "score_histograms": lambda o: F.plot_score_histograms(
             {"vit": p["labels"], "clip": p["labels2"]}, o
@@ -130,6 +137,8 @@ FIGURES = [
     "category_shares_resnet",
     "finetuned_category_shares",
     "finetuned_concepts_per_layer",
+    "finetuning_category_shares",
+    "finetuning_concepts_per_layer",
     "appendix_vit",
     "score_histograms",
 ]
@@ -297,3 +306,32 @@ def test_style_colours_are_fixed_and_distinct() -> None:
 def test_score_histogram_on_reference_labels(tmp_path: Path) -> None:
     out = F.plot_score_histograms({"vit": REFERENCE / "vit.csv"}, tmp_path / "h.pdf")
     assert out["count"].sum() == 12 * 768
+
+
+def test_finetuning_means_from_the_tidy_csvs(data, tmp_path: Path) -> None:
+    """Figs. 7-8: numpy means per condition; categories a model lacks count as 0."""
+    counts = pd.read_csv(data["concepts"])
+    shares = pd.read_csv(data["shares"])
+    fig8 = F.plot_finetuning_concepts_per_layer(data["concepts"], CONDITIONS, tmp_path / "8.pdf")
+    n_layers = LAYERS["vit"]
+    assert (
+        fig8["condition"].tolist()
+        == ["pretrained"] * n_layers + ["cub"] * n_layers + ["bloodmnist"] * 3
+    )
+    vit = counts[counts.model == "vit"].sort_values("layer")["n_concepts"].to_numpy()
+    clip = counts[counts.model == "clip"].sort_values("layer")["n_concepts"].to_numpy()
+    assert fig8[fig8.condition == "pretrained"]["n_concepts"].tolist() == (
+        np.mean([vit, clip], axis=0).tolist()
+    )
+    fig7 = F.plot_finetuning_category_shares(data["shares"], CONDITIONS, tmp_path / "7.pdf")
+    got = fig7.set_index(["condition", "layer", "category"])["share"]
+    for layer in range(n_layers):
+        for cat in CATS:
+            values = [
+                shares[(shares.model == m) & (shares.layer == layer) & (shares.category == cat)]
+                for m in ("vit", "clip")
+            ]
+            expected = np.mean([float(v["share"].sum()) for v in values])
+            assert got[("pretrained", layer, cat)] == expected
+    with pytest.raises(ConfigError, match="finetuning_mean"):
+        F.plot_finetuning_category_shares(data["shares"], {}, tmp_path / "x.pdf")

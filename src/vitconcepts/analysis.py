@@ -414,17 +414,30 @@ def finetuning_category_shares(
     frame = shares if isinstance(shares, pd.DataFrame) else pd.read_csv(shares)
     rows = []
     for condition, models in conditions.items():
-        means = {}
-        for category in CATEGORIES:
-            subset = frame[frame["category"] == category]
-            means[category] = _condition_mean(
-                subset, models, "share", f"finetuning shares ({category})", condition
+        tables, used = [], []
+        for model in models:
+            sub = frame[frame["model"] == model]
+            if sub.empty:
+                log.warning("finetuning shares, condition %s: no rows for %s", condition, model)
+                continue
+            # one model: layer x category, a category the model lacks counts as share 0
+            table = sub.pivot_table(
+                index="layer", columns="category", values="share", aggfunc="sum"
             )
-        if any(mean is None for mean in means.values()):
+            tables.append(table.reindex(columns=list(CATEGORIES)).fillna(0.0).sort_index())
+            used.append(model)
+        if not tables:
             continue
-        n_layers = len(means[CATEGORIES[0]])
-        for layer in range(n_layers):
-            rows += [(condition, layer, c, float(means[c][layer])) for c in CATEGORIES]
+        depths = {m: len(t) for m, t in zip(used, tables, strict=True)}
+        if len(set(depths.values())) > 1:
+            raise InputDataError(
+                f"finetuning shares, condition {condition}: the models to average have "
+                f"different numbers of layers {depths}.",
+                "List models with the same depth under analysis.finetuning_mean in the config.",
+            )
+        mean = np.mean([t.to_numpy(dtype=float) for t in tables], axis=0)
+        for layer in range(mean.shape[0]):
+            rows += [(condition, layer, c, float(mean[layer, j])) for j, c in enumerate(CATEGORIES)]
     if not rows:
         raise InputDataError(
             f"Finetuning means: no rows for any of the models {dict(conditions)}.",

@@ -187,7 +187,7 @@ def _scorer_note(smk: Any) -> str | None:
     from .config import RANDOM_SCORER_NOTE, random_clip_scorer
 
     config = getattr(smk, "config", None)
-    if not isinstance(config, dict):
+    if not hasattr(config, "get"):
         return None
     return RANDOM_SCORER_NOTE if random_clip_scorer(config) else None
 
