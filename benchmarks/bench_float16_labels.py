@@ -32,7 +32,7 @@ float16 is simulated exactly as the pipeline stores it (``ncstream``: values rou
 float16, read back as float32); both sides then run the same ``soft_wpmi`` on the same lazy
 ``EmbeddingSimilarity`` as the label_units rule. Not part of the test suite. Run::
 
-    .venv/bin/python benchmarks/bench_float16_labels.py          # a few minutes on 2 cores
+    .venv/bin/python benchmarks/bench_float16_labels.py  # ~3 CPU-min; 11 min on a busy 2-core box
     .venv/bin/python benchmarks/bench_float16_labels.py --images 5000 --concepts 2000  # quick
 """
 
