@@ -19,6 +19,7 @@ below is copied from the checkpoint's public ``config.json`` on the Hugging Face
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -390,7 +391,7 @@ def paper_hf_config(weights: str) -> Mapping[str, Any] | None:
     reference = paper_architecture(weights)
     if reference is None or reference.source != "transformers":
         return None
-    return dict(reference.hf_config)
+    return copy.deepcopy(reference.hf_config)
 
 
 def check_paper_model(spec: Any, model: nn.Module) -> list[str]:

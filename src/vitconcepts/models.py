@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -204,7 +205,7 @@ def _hf_model(spec: ModelSpec, source: str | Path | None) -> nn.Module:
 
     # float32 always: transformers 5 loads in the checkpoint's dtype by default ("auto").
     if source is None:
-        config = transformers.AutoConfig.for_model(**(spec.hf_config or {}))
+        config = transformers.AutoConfig.for_model(**copy.deepcopy(spec.hf_config or {}))
     else:
         config = transformers.AutoConfig.from_pretrained(source)
     if hasattr(config, "mask_ratio"):
