@@ -232,3 +232,40 @@ def test_tiny_config_atlas_in_chromium(tiny_atlas, tmp_path):
     )
     assert np.asarray(Image.open(shot).convert("L"), dtype=float).std() > 10
     assert A.count_cards(shot) == expected
+
+
+@pytest.mark.slow
+def test_tiny_run_compared_with_published_labels(tiny_atlas, tmp_path):
+    """`snakemake agreement` with a 'published' copy of tiny_vit's labels, 5 labels changed."""
+    import yaml
+
+    work = tiny_atlas
+    labels = pd.read_csv(work / "results/labels/test/tiny_vit.csv", keep_default_na=False)
+    published = labels.copy()
+    changed = published.index[published["layer"] == published["layer"].iloc[-1]][:5]
+    published.loc[changed, "description"] = "not-a-concept"
+    folder = tmp_path / "published"
+    folder.mkdir()
+    published.to_csv(folder / "tiny_vit.csv", index=False)
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(
+        yaml.safe_dump(
+            {
+                "published_labels": str(folder),
+                "published": {"labels": {"tiny_vit": {"path": "tiny_vit.csv"}}},
+            }
+        )
+    )
+    run_snakemake(
+        work, "agreement", "--cores", "2", "--configfile", TINY_CONFIG, str(overlay), timeout=600
+    )
+    table = pd.read_csv(work / "results/agreement/test/tiny_vit.csv")
+    n = labels.groupby("layer", sort=False).size().to_numpy()
+    assert list(table["n_units"]) == list(n)
+    assert list(table["label_match"]) == pytest.approx([1.0, 1 - 5 / n[-1]])
+    # unchanged units have identical labels (cosine 1); the changed ones are not embedded
+    assert list(table["semantic_units"]) == [n[0], n[-1] - 5]
+    assert table["semantic_match"].to_numpy() == pytest.approx(1.0, abs=1e-5)
+    assert (table["top_images_jaccard"] == 1.0).all()
+    for name in ("figures/reproduction_agreement.pdf", "tables/reproduction_agreement.tex"):
+        assert (work / "paper" / name).is_file(), name
