@@ -157,6 +157,10 @@ def test_filter_from_the_url_and_screenshot(site, tmp_path):
     assert {label for _, label in A.page_cards(dom)} == {
         x for x in labels["description"] if word in x
     }
+    dom = A.browser_dom(site["out"] / "m.html", "q=no-such-label&all=1")
+    status = A.page_status(dom)
+    assert status["matching"] == status["rendered"] == "0" and status["messages"] == []
+    assert "No unit matches these filters." in dom
     shot = A.browser_screenshot(
         site["out"] / "m.html", tmp_path / "shot.png", fragment, width=1400, height=2400
     )
