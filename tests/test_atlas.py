@@ -131,7 +131,7 @@ def test_a_missing_thumbnail_is_reported_as_broken(site, tmp_path):
 @needs_chromium
 def test_large_pages_render_incrementally(tmp_path):
     inputs = A.synthetic_inputs(tmp_path / "in", n_layers=4, n_units=200, n_samples=10)
-    A.build_model_page("big", inputs["labels"], tmp_path / "big.html", inputs["topk"])
+    A.build_model_page("big", inputs["labels"], tmp_path / "big.html", inputs["topk"], images=False)
     status = A.page_status(A.browser_dom(tmp_path / "big.html"))
     assert status["total"] == "800" and status["messages"] == []
     assert 0 < int(status["rendered"]) < 800  # only the first chunks, no image asked for yet
