@@ -131,7 +131,7 @@ def test_a_missing_thumbnail_is_reported_as_broken(site, tmp_path):
 @needs_chromium
 def test_large_pages_render_incrementally(tmp_path):
     inputs = A.synthetic_inputs(tmp_path / "in", n_layers=4, n_units=200, n_samples=10)
-    A.build_model_page("big", inputs["labels"], tmp_path / "big.html", inputs["topk"])
+    A.build_model_page("big", inputs["labels"], tmp_path / "big.html", inputs["topk"], images=False)
     status = A.page_status(A.browser_dom(tmp_path / "big.html"))
     assert status["total"] == "800" and status["messages"] == []
     assert 0 < int(status["rendered"]) < 800  # only the first chunks, no image asked for yet
@@ -157,6 +157,10 @@ def test_filter_from_the_url_and_screenshot(site, tmp_path):
     assert {label for _, label in A.page_cards(dom)} == {
         x for x in labels["description"] if word in x
     }
+    dom = A.browser_dom(site["out"] / "m.html", "q=no-such-label&all=1")
+    status = A.page_status(dom)
+    assert status["matching"] == status["rendered"] == "0" and status["messages"] == []
+    assert "No unit matches these filters." in dom
     shot = A.browser_screenshot(
         site["out"] / "m.html", tmp_path / "shot.png", fragment, width=1400, height=2400
     )
@@ -232,3 +236,40 @@ def test_tiny_config_atlas_in_chromium(tiny_atlas, tmp_path):
     )
     assert np.asarray(Image.open(shot).convert("L"), dtype=float).std() > 10
     assert A.count_cards(shot) == expected
+
+
+@pytest.mark.slow
+def test_tiny_run_compared_with_published_labels(tiny_atlas, tmp_path):
+    """`snakemake agreement` with a 'published' copy of tiny_vit's labels, 5 labels changed."""
+    import yaml
+
+    work = tiny_atlas
+    labels = pd.read_csv(work / "results/labels/test/tiny_vit.csv", keep_default_na=False)
+    published = labels.copy()
+    changed = published.index[published["layer"] == published["layer"].iloc[-1]][:5]
+    published.loc[changed, "description"] = "not-a-concept"
+    folder = tmp_path / "published"
+    folder.mkdir()
+    published.to_csv(folder / "tiny_vit.csv", index=False)
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(
+        yaml.safe_dump(
+            {
+                "published_labels": str(folder),
+                "published": {"labels": {"tiny_vit": {"path": "tiny_vit.csv"}}},
+            }
+        )
+    )
+    run_snakemake(
+        work, "agreement", "--cores", "2", "--configfile", TINY_CONFIG, str(overlay), timeout=600
+    )
+    table = pd.read_csv(work / "results/agreement/test/tiny_vit.csv")
+    n = labels.groupby("layer", sort=False).size().to_numpy()
+    assert list(table["n_units"]) == list(n)
+    assert list(table["label_match"]) == pytest.approx([1.0, 1 - 5 / n[-1]])
+    # unchanged units have identical labels (cosine 1); the changed ones are not embedded
+    assert list(table["semantic_units"]) == [n[0], n[-1] - 5]
+    assert table["semantic_match"].to_numpy() == pytest.approx(1.0, abs=1e-5)
+    assert (table["top_images_jaccard"] == 1.0).all()
+    for name in ("figures/reproduction_agreement.pdf", "tables/reproduction_agreement.tex"):
+        assert (work / "paper" / name).is_file(), name

@@ -69,6 +69,8 @@ def test_paper_dag_plans_without_network_or_imagenet(workflow_copy):
     for rule in ("prepare_probe", "embed_images", "embed_concepts", "build_paper"):
         assert jobs[rule] == 1, (rule, jobs)
     assert jobs["plot_appendix"] == PAPER_MODELS
+    assert jobs["compare_with_published"] == PAPER_MODELS - 1  # resnet_cub is not published
+    assert jobs["table_reproduction_agreement"] == 1
     expected = {"plot_example_units", "plot_image_complexity", "table_categoriser_agreement"}
     expected |= {"plot_finetuning_category_shares", "plot_finetuning_concepts_per_layer"}
     assert expected <= set(jobs)
@@ -93,6 +95,7 @@ def test_published_dag_needs_no_model_or_probe(workflow_copy, tmp_path):
     assert (
         jobs["plot_finetuning_category_shares"] == jobs["plot_finetuning_concepts_per_layer"] == 1
     )
+    assert "compare_with_published" not in jobs
 
 
 def test_unknown_model_source_stops_before_any_job(workflow_copy, tmp_path):

@@ -289,12 +289,17 @@ def model_page_html(data: dict[str, Any], data_src: str) -> str:
         if data["images"]
         else "labels without probe images"
     )
+    parts = ["the unit's label and label score", "the label's category"]
+    if data["images"]:
+        parts.append("its top-activating probe images")
+    if data["next"]:
+        parts.append("the next best concepts with their scores")
+    card = ", ".join(parts[:-1]) + " and " + parts[-1]
     body = f"""<body data-src="{html.escape(data_src)}">
 <header class="top">
 <p><a href="index.html">&larr; all models</a></p>
 <h1>{html.escape(data["title"])} <small>({html.escape(data["model"])})</small></h1>
-<p>{len(data["layers"])} layers, {n_units} units; {source}. Each card: the unit's label and
-label score, the label's category, its top-activating images and the next best concepts.</p>
+<p>{len(data["layers"])} layers, {n_units} units; {source}. Each card: {card}.</p>
 </header>
 <div class="summary"><img id="summary-figure" hidden alt="per-layer summary figure">
 <table class="layers" id="layer-table"></table></div>

@@ -158,6 +158,7 @@
     setStatus("matching", matches.length);
     status.removeAttribute("data-images-done");
     countEl.textContent = matches.length + " of " + N + " units";
+    if (!matches.length) main.innerHTML = '<p class="empty">No unit matches these filters.</p>';
     renderMore();
   }
 
