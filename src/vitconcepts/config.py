@@ -240,7 +240,8 @@ def check_published(config: dict) -> None:
     if not published.get("labels"):
         raise ConfigError(
             "Config key `labels_source` is 'published' but `published.labels` is empty.",
-            "add `published.labels.<model>: {path: results/<model>.csv}` entries, or set "
+            "add entries such as `published: {labels: {vit: {path: results/vit.csv}}}` to your "
+            "config file, or set "
             "`labels_source: computed`.",
         )
     if not local and not published.get("base_url"):
