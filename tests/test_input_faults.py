@@ -8,7 +8,6 @@ import copy
 import json
 import os
 import shlex
-import time
 from pathlib import Path
 
 import numpy as np
@@ -446,16 +445,6 @@ def test_folder_fingerprint_tracks_added_removed_and_edited_images(tmp_path):
     assert parts_fingerprint(parts) != first
     paths[1].unlink()
     assert parts_fingerprint(parts) != first
-
-
-def test_folder_fingerprint_is_cheap(tmp_path):
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(2000):
-        (folder / f"{i:05d}.jpg").write_bytes(b"x")
-    start = time.perf_counter()
-    parts_fingerprint([{"kind": "image_folder", "path": str(folder)}])
-    assert time.perf_counter() - start < 5  # stats only (no decode); generous for CI
 
 
 # -- messages -----------------------------------------------------------------------------
