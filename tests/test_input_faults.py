@@ -455,3 +455,21 @@ def test_a_wrapped_error_keeps_one_fix():
     assert message.count("Fix:") == 1
     assert message.endswith("Fix: check the URL; or set X.")
     assert str(VitconceptsError("What.", "fix: do it.")) == "What. Fix: do it."
+
+
+def test_nan_activations_name_io_and_input_causes_and_a_fix(tmp_path):
+    import xarray as xr
+    from test_labeling import run_label, write_inputs
+
+    act_nc, img_nc, txt_nc, concepts = write_inputs(tmp_path / "in")
+    with xr.open_dataset(act_nc) as ds:
+        data = ds.load()
+    data["activations"].values[1, 3, 5] = np.nan  # a hole in a real (not padded) unit
+    act_nc.unlink()
+    data.to_netcdf(act_nc)
+    with pytest.raises(InputDataError) as info:
+        run_label((act_nc, img_nc, txt_nc, concepts), tmp_path / "out")
+    message = str(info.value)
+    assert f"Layer blocks.1 of {act_nc} holds NaN/inf" in message
+    assert "damaged on disk" in message and "input image" in message
+    assert f"Fix: delete {act_nc} and run snakemake again" in message
