@@ -79,8 +79,8 @@ def _unknown_keys(
 
 def _suggest(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    if not close:  # e.g. labeling.parms -> params, gpu.embed_images -> embed
-        close = [k for k in known if k in key or key in k][:1]
+    if not close and len(key) >= 4:  # e.g. gpu.embed_images -> embed
+        close = [k for k in known if len(k) >= 4 and (k in key or key in k)][:1]
     return close[0] if close else ""
 
 
