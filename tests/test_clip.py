@@ -87,7 +87,7 @@ def test_embed_images_resumes(probe_index, manifest, tmp_path, monkeypatch):
 
     real = probe.load_rgb
 
-    def failing(path):
+    def failing(path, *args):
         if path == broken:
             raise InputDataError(f"Cannot read probe image {path}.")
         return real(path)

@@ -8,7 +8,6 @@ import copy
 import json
 import os
 import shlex
-import time
 from pathlib import Path
 
 import numpy as np
@@ -448,16 +447,6 @@ def test_folder_fingerprint_tracks_added_removed_and_edited_images(tmp_path):
     assert parts_fingerprint(parts) != first
 
 
-def test_folder_fingerprint_is_cheap(tmp_path):
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(2000):
-        (folder / f"{i:05d}.jpg").write_bytes(b"x")
-    start = time.perf_counter()
-    parts_fingerprint([{"kind": "image_folder", "path": str(folder)}])
-    assert time.perf_counter() - start < 5  # stats only (no decode); generous for CI
-
-
 # -- messages -----------------------------------------------------------------------------
 def test_a_wrapped_error_keeps_one_fix():
     inner = InputDataError("Cannot fetch http://x/a.csv (HTTP 404).", "check the URL.")
@@ -466,3 +455,24 @@ def test_a_wrapped_error_keeps_one_fix():
     assert message.count("Fix:") == 1
     assert message.endswith("Fix: check the URL; or set X.")
     assert str(VitconceptsError("What.", "fix: do it.")) == "What. Fix: do it."
+
+
+def test_nan_activations_name_the_file_and_a_fix_not_numerics(tmp_path):
+    import xarray as xr
+    from test_labeling import run_label, write_inputs
+
+    act_nc, img_nc, txt_nc, concepts = write_inputs(tmp_path / "in")
+    with xr.open_dataset(act_nc) as ds:
+        data = ds.load()
+    data["activations"].values[1, 3, 5] = np.nan  # a hole in a real (not padded) unit
+    # where the workflow keeps activations, so the fix can name the rule that writes them
+    damaged = tmp_path / "results" / "activations" / "p" / "vit.nc"
+    damaged.parent.mkdir(parents=True)
+    data.to_netcdf(damaged)
+    with pytest.raises(InputDataError) as info:
+        run_label((damaged, img_nc, txt_nc, concepts), tmp_path / "out")
+    message = str(info.value)
+    assert str(damaged) in message and "NaN/inf" in message
+    assert "layer blocks.1" in message.lower()
+    assert "numerics" not in message  # a damaged file or input is the likelier cause
+    assert message.count("Fix:") == 1 and "Fix: delete" in message

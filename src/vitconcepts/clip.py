@@ -54,8 +54,10 @@ def model_name(clip_entry: Mapping[str, Any]) -> str:
     if isinstance(arch, Mapping):
         if not all(k in arch for k in ("embed_dim", "vision_cfg", "text_cfg")):
             raise ConfigError(
-                "clip_models.<key>.arch is a dict but lacks embed_dim, vision_cfg or text_cfg.",
-                "give an open_clip model name (e.g. ViT-B-16) or a full open_clip model config.",
+                "The `arch` of a clip_models entry is a dict but lacks embed_dim, vision_cfg or "
+                "text_cfg.",
+                "set `arch:` of that entry under `clip_models:` in your config file to an "
+                "open_clip model name (e.g. ViT-B-16) or a full open_clip model config.",
             )
         from .provenance import sha256_json
 
@@ -68,14 +70,16 @@ def model_name(clip_entry: Mapping[str, Any]) -> str:
         return name
     if not isinstance(arch, str) or not arch:
         raise ConfigError(
-            f"clip_models.<key>.arch is {arch!r}.",
-            "give an open_clip model name such as ViT-B-16.",
+            f"The `arch` of a clip_models entry is {arch!r}.",
+            "set `arch:` of that entry under `clip_models:` in your config file to an "
+            "open_clip model name such as ViT-B-16.",
         )
     name = arch.replace("/", "-")
     if open_clip.get_model_config(name) is None:
         raise ConfigError(
-            f"clip_models.<key>.arch {arch!r} is not an open_clip model.",
-            "use a name from open_clip.list_models(), e.g. ViT-B-16.",
+            f"The `arch` {arch!r} of a clip_models entry is not an open_clip model.",
+            "set `arch:` of that entry under `clip_models:` in your config file to a name "
+            "from open_clip.list_models(), e.g. ViT-B-16.",
         )
     return name
 

@@ -79,8 +79,8 @@ def _unknown_keys(
 
 def _suggest(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    if not close:  # e.g. labeling.parms -> params, gpu.embed_images -> embed
-        close = [k for k in known if k in key or key in k][:1]
+    if not close and len(key) >= 4:  # e.g. gpu.embed_images -> embed
+        close = [k for k in known if len(k) >= 4 and (k in key or key in k)][:1]
     return close[0] if close else ""
 
 
@@ -250,7 +250,8 @@ def check_published(config: dict) -> None:
     if not published.get("labels"):
         raise ConfigError(
             "Config key `labels_source` is 'published' but `published.labels` is empty.",
-            "add `published.labels.<model>: {path: results/<model>.csv}` entries, or set "
+            "add entries such as `published: {labels: {vit: {path: results/vit.csv}}}` to your "
+            "config file, or set "
             "`labels_source: computed`.",
         )
     if not local and not published.get("base_url"):

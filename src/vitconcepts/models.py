@@ -173,7 +173,7 @@ def read_manifest(manifest_path: str | Path | None) -> dict[str, Any]:
     if not path.exists():
         raise InputDataError(
             f"Model manifest {path} does not exist.",
-            "run the download_model rule first (snakemake resources/models/<model>).",
+            f"build it first: `snakemake {path.parent} --cores 1` (rule download_model).",
         )
     return json.loads(path.read_text())
 
