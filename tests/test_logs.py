@@ -159,3 +159,16 @@ def test_unexpected_error_points_at_the_log(tmp_path, capfd):
     console = capfd.readouterr().err
     assert "ValueError: something odd" in console and "demo.log" in console
     assert "Traceback" in (tmp_path / "demo.log").read_text()
+
+
+def test_foreign_error_with_a_damaged_label_input_names_it(tmp_path, capfd):
+    labels = tmp_path / "results" / "labels" / "test" / "vit.csv"
+    labels.parent.mkdir(parents=True)
+    labels.write_text("layer,unit,description,similarity,images\nb0,0,red,high,[1]\n")
+    job = fake_job(tmp_path, ["out.csv"], [labels])
+    with pytest.raises(SystemExit):
+        with rule_log(job):
+            float("high")  # a reader that trips over the value without naming the file
+    console = capfd.readouterr().err
+    assert str(labels) in console and "not a number, first line 2" in console
+    assert f"--forcerun label_units -- {labels}" in console

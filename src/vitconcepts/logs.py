@@ -42,6 +42,7 @@ from .provenance import sha256_file, write_sidecar
 from .storage import is_disk_full, producing_rule, storage_error, unreadable
 
 HASH_LIMIT = 256 * 1024 * 1024
+LABEL_RULES = ("label_units", "fetch_published_labels")
 
 
 @contextlib.contextmanager
@@ -123,7 +124,7 @@ def _damaged(path: Path) -> BaseException | None:
                 for var in ds.variables.values():  # touch every variable's data
                     if var.ndim and var.size:
                         var[(slice(0, 1),) * var.ndim]
-        elif path.suffix == ".csv" and producing_rule(path) == "label_units":
+        elif path.suffix == ".csv" and producing_rule(path) in LABEL_RULES:
             from .analysis import load_labels
 
             load_labels(path)
