@@ -608,7 +608,7 @@ def synthetic_inputs(
         {
             "concept": concepts,
             "category": [CATEGORIES[i % len(CATEGORIES)] for i in range(n_concepts)],
-            "source": "default",
+            "source": "curated",
         }
     ).to_csv(categories, index=False)
     return {"labels": labels, "topk": topk, "categories": categories, "index": index}
