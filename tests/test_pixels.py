@@ -139,3 +139,30 @@ def test_cuda_dump_with_and_without_cache_is_identical(tmp_path, probe_csv):
     with xr.open_dataset(jpeg) as a, xr.open_dataset(cached) as b:
         for i in range(a.sizes["layer"]):
             np.testing.assert_array_equal(read_layer(a, i), read_layer(b, i))
+
+
+def test_embed_images_with_and_without_cache_is_identical(tmp_path, probe_csv):
+    from test_clip import ENTRY as entry
+
+    from vitconcepts.clip import clip_recipe, download_clip, embed_images, load_clip
+
+    manifest = download_clip("tiny", entry, tmp_path / "clip")
+    recipe = clip_recipe(entry)
+    assert recipe == recipe_from_transform(load_clip(entry, manifest)[1])
+    assert recipe.interpolation == "bicubic" and recipe.key != paper_recipe(32).key
+    pixels = build_pixel_cache(probe_csv, recipe, tmp_path / "pixels.nc")
+    a = embed_images(entry, manifest, probe_csv, tmp_path / "a.nc", batch_size=5, device="cpu")
+    b = embed_images(
+        entry, manifest, probe_csv, tmp_path / "b.nc", batch_size=5, device="cpu", pixels=pixels
+    )
+    with xr.open_dataset(a) as x, xr.open_dataset(b) as y:
+        np.testing.assert_array_equal(x["embedding"].values, y["embedding"].values)
+    with pytest.raises(ConfigError, match="holds recipe"):
+        embed_images(
+            entry,
+            manifest,
+            probe_csv,
+            tmp_path / "c.nc",
+            device="cpu",
+            pixels=build_pixel_cache(probe_csv, paper_recipe(32), tmp_path / "p2.nc"),
+        )

@@ -134,7 +134,12 @@ def recipe_from_transform(transform: Any) -> Recipe | None:
         type(t).__name__ if hasattr(t, "forward") or not hasattr(t, "__name__") else t.__name__
         for t in steps
     ]
-    rest = [(n, t) for n, t in zip(names, steps, strict=True) if n not in ("_convert_to_rgb",)]
+    # conversions to RGB are no-ops: probe images are loaded as RGB (probe.load_rgb)
+    rest = [
+        (n, t)
+        for n, t in zip(names, steps, strict=True)
+        if not (n == "_convert_to_rgb" or n == "MaybeConvertMode" and t.mode == "RGB")
+    ]
     kinds = [n for n, _ in rest]
     if kinds not in (
         ["Resize", "CenterCrop", "ToTensor", "Normalize"],
