@@ -1,7 +1,27 @@
+rule cache_pixels:
+    input:
+        index="resources/probes/{probe}/index.csv",
+    output:
+        "resources/probes/{probe}/pixels_{recipe}.nc",
+    log:
+        "logs/cache_pixels/{probe}/{recipe}.log",
+    benchmark:
+        "results/benchmarks/cache_pixels/{probe}/{recipe}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 8
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        recipe=pixel_recipe,
+    script:
+        "../scripts/cache_pixels.py"
+
+
 rule dump_activations:
     input:
-        model="resources/models/{model}",
-        index="resources/probes/{probe}/index.csv",
+        unpack(dump_inputs),
     output:
         "results/activations/{probe}/{model}.nc",
     log:

@@ -19,4 +19,6 @@ with rule_log(snakemake):
         num_workers=options["num_workers"],
         device=options["device"],
         threads=snakemake.threads,
+        pixels=getattr(snakemake.input, "pixels", None),
+        autocast=options.get("autocast"),
     )

@@ -14,4 +14,5 @@ with rule_log(snakemake):
         batch_size=snakemake.params.options["batch_size"],
         device=snakemake.params.device,
         threads=snakemake.threads,
+        pixels=getattr(snakemake.input, "pixels", None),
     )

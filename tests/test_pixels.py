@@ -166,3 +166,31 @@ def test_embed_images_with_and_without_cache_is_identical(tmp_path, probe_csv):
             device="cpu",
             pixels=build_pixel_cache(probe_csv, paper_recipe(32), tmp_path / "p2.nc"),
         )
+
+
+@pytest.mark.slow
+def test_tiny_workflow_dumps_identical_activations_with_and_without_cache(tmp_path):
+    from workflow_copy import TINY_CONFIG, copy_workflow, run_snakemake, workflow_exists
+
+    if not workflow_exists():
+        pytest.skip("no Snakefile / tiny config in this checkout")
+    targets = ["results/activations/test/tiny_vit.nc", "results/activations/test/tiny_cnn.nc"]
+    runs = {}
+    for mode in ("false", "true"):
+        work = copy_workflow(tmp_path / mode)
+        args = ["--configfile", TINY_CONFIG, "--config", f"pixel_cache={mode}", "--cores", "2"]
+        out = run_snakemake(work, *args, *targets, log_name="run.out", timeout=900)
+        caches = sorted((work / "resources/probes/test").glob("pixels_*.nc"))
+        assert len(caches) == (1 if mode == "true" else 0), out.stdout + out.stderr
+        runs[mode] = work
+    bench = runs["true"] / "results/benchmarks/cache_pixels/test"
+    assert len(list(bench.glob("*.tsv"))) == 1
+    for target in targets:
+        with (
+            xr.open_dataset(runs["false"] / target) as a,
+            xr.open_dataset(runs["true"] / target) as b,
+        ):
+            assert a.sizes == b.sizes
+            for i in range(a.sizes["layer"]):
+                np.testing.assert_array_equal(read_layer(a, i), read_layer(b, i))
+            assert json.loads(b.attrs["provenance"])["pixel_cache"].endswith(caches[0].name)

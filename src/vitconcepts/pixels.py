@@ -398,6 +398,7 @@ def pixel_cache_plan(
     ``auto`` -> only recipes shared by two or more passes, and only when ``n_images`` (if
     known) x bytes per image of all cached recipes fits in ``free`` bytes of disk.
     """
+    mode = {"true": True, "false": False}.get(mode, mode) if isinstance(mode, str) else mode
     if mode not in PIXEL_CACHE_MODES:
         raise ConfigError(
             f"pixel_cache is {mode!r}; allowed values are auto, true and false.",
@@ -422,4 +423,30 @@ def pixel_cache_plan(
                     free / 1e9,
                 )
                 return {}
+    return plan
+
+
+def pixel_cache_plan_for_config(
+    config: Mapping[str, Any], models: Sequence[str]
+) -> dict[str, Recipe]:
+    """:func:`pixel_cache_plan` for the workflow: the analysed ``models`` of ``config`` plus, with
+    ``pixel_cache: true``, the CLIP scorer (key ``clip:<clip_model>``). The probe's size is
+    read from its index when it exists (for the disk check of ``auto``)."""
+    mode = config.get("pixel_cache", "auto")
+    mode = {"true": True, "false": False}.get(mode, mode) if isinstance(mode, str) else mode
+    entries = {key: config["models"][key] for key in models}
+    n_images, free = None, None
+    index = Path("resources/probes") / str(config.get("probe")) / "index.csv"
+    if index.is_file():
+        with index.open("rb") as handle:
+            n_images = max(0, sum(1 for _ in handle) - 1)
+        free = shutil.disk_usage(index.parent).free
+    plan = pixel_cache_plan(mode, entries, n_images, free)
+    clip_key = config.get("clip_model")
+    if mode is True and models and clip_key in config.get("clip_models", {}):
+        from .clip import clip_recipe
+
+        recipe = clip_recipe(config["clip_models"][clip_key])
+        if recipe is not None:
+            plan[f"clip:{clip_key}"] = recipe
     return plan
