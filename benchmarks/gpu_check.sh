@@ -13,7 +13,7 @@
 #   nvidia_smi.csv   GPU utilisation / memory once a second during the benchmark
 # Without CUDA it says so, the CUDA tests skip and the benchmark runs on the CPU at a tiny size.
 set -u
-export PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1 TQDM_DISABLE=1
 export PYTHONPATH="$PWD/src:/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 OUT="${OUT:-/tmp/gpu_check_out}"
 PY="${PYTHON:-python3}"
@@ -38,7 +38,7 @@ if torch.cuda.is_available():
     print("card:", torch.cuda.get_device_name(0), f"free {free/1e9:.1f} / {total/1e9:.1f} GB")
 PY
 CUDA=$("$PY" -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
-df -h /tmp | tee -a "$OUT/env.txt"
+df -h /tmp /dev/shm | tee -a "$OUT/env.txt"
 
 echo "== CUDA tests" | tee "$OUT/pytest_cuda.txt"
 timeout 150 "$PY" -m pytest -q -p no:cacheprovider -rs -k cuda \
@@ -59,8 +59,7 @@ else
 fi
 echo "== benchmark ${ARGS[*]}" | tee -a "$OUT/bench.txt"
 timeout 420 "$PY" benchmarks/bench_paper_scale.py --direct --workdir "$WORK" \
-    --json "$OUT/bench.json" "${ARGS[@]}" 2>&1 | tr '\r' '\n' | grep -v -E "(img|it)/s\]$" \
-    | tee -a "$OUT/bench.txt"
+    --json "$OUT/bench.json" "${ARGS[@]}" 2>&1 | tee -a "$OUT/bench.txt"
 rc=${PIPESTATUS[0]}
 [ -n "$SMI_PID" ] && kill "$SMI_PID" 2>/dev/null
 echo "benchmark exit code $rc; gpu_check took $(( $(date +%s) - start )) s" | tee -a "$OUT/bench.txt"

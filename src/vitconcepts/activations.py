@@ -237,7 +237,11 @@ class _Source:
 
     def first(self) -> torch.Tensor:
         if self.pixels is not None:
-            return self._to_device(PixelBatches(self.pixels, range(0, 1), 1)[0][0])
+            batches = PixelBatches(self.pixels, range(0, 1), 1)
+            try:
+                return self._to_device(batches[0][0])
+            finally:
+                batches.close()  # worker processes open their own handles
         return self._to_device(ProbeDataset(self.index_csv, self.transform, [0])[0][0][None])
 
     def batches(self, start: int, n: int, batch_size: int, num_workers: int):
@@ -252,7 +256,6 @@ class _Source:
                 shuffle=False,
                 num_workers=num_workers,
                 pin_memory=self.device.type == "cuda",
-                prefetch_factor=4 if num_workers else None,
                 persistent_workers=False,
             )
         for images, samples in loader:

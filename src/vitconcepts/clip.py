@@ -372,7 +372,6 @@ def embed_images(
                     shuffle=False,
                     num_workers=num_workers,
                     pin_memory=dev.type == "cuda",
-                    prefetch_factor=4 if num_workers else None,
                 )
             begin = writer.start
             with (

@@ -354,6 +354,11 @@ class PixelBatches(torch.utils.data.Dataset):
         pixels = np.ascontiguousarray(self._var[s0:s1], dtype=np.uint8)
         return torch.from_numpy(pixels), torch.arange(s0, s1)
 
+    def close(self) -> None:
+        if self._ds is not None:
+            self._ds.close()
+        self._ds, self._var = None, None
+
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_ds": None, "_var": None}
 
