@@ -80,3 +80,17 @@ def test_paper_scale_benchmark_runs_on_cpu_at_tiny_size(tmp_path, monkeypatch):
     proj = results["projection"]
     assert proj["total_with_pixel_cache_s"] > 0 and proj["speedup_per_pass"]["vit_b16"] > 0
     assert 0 <= results["bf16"]["top1_concept_unchanged"] <= 1
+
+
+@CUDA
+def test_cuda_normalisation_equals_totensor_normalize_bit_for_bit():
+    from torchvision import transforms
+
+    from vitconcepts.pixels import paper_recipe
+
+    u8 = torch.arange(256, dtype=torch.uint8).repeat(3 * 16 * 16 // 256 * 4)[: 3 * 32 * 32]
+    u8 = u8.view(1, 3, 32, 32)
+    recipe = paper_recipe(32)
+    reference = transforms.Normalize(recipe.mean, recipe.std)(u8[0].float().div(255))
+    got = recipe.normaliser("cuda")(u8.cuda())[0].cpu()
+    assert torch.equal(got, reference)

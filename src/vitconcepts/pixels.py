@@ -100,10 +100,13 @@ class DeviceNormalise:
     def __init__(self, mean: Sequence[float], std: Sequence[float], device: Any) -> None:
         self.mean = torch.as_tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self.std = torch.as_tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        # a device tensor, not a Python scalar: CUDA turns division by a scalar into a
+        # multiplication by its reciprocal (1 ulp off); ToTensor divides exactly.
+        self.scale = torch.full((1, 1, 1, 1), 255.0, dtype=torch.float32, device=device)
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        x = pixels.to(self.mean.device, non_blocking=True).to(torch.float32).div(255)
-        return x.sub_(self.mean).div_(self.std)
+        x = pixels.to(self.mean.device, non_blocking=True).to(torch.float32)
+        return x.div_(self.scale).sub_(self.mean).div_(self.std)
 
 
 def paper_recipe(input_size: int = 224) -> Recipe:
