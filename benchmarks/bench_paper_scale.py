@@ -144,13 +144,17 @@ def bench_dumps(index_csv: Path, work: Path, args, device, results: dict) -> dic
         "shard_size": 1024,
         "num_workers": args.workers,
         "device": str(device),
+        "complevel": args.complevel,
     }
     recipe = paper_recipe(224)
     pixels = work / "probe" / f"pixels_{recipe.key}.nc"
     for path in (pixels, *work.glob("acts_*.nc")):
         path.unlink(missing_ok=True)
     torch.backends.cudnn.benchmark = False
-    print(f"decode-once, {args.n} images, batch {args.batch_size}, {args.workers} workers:")
+    print(
+        f"decode-once, {args.n} images, batch {args.batch_size}, {args.workers} workers, "
+        f"activation files at complevel {args.complevel}:"
+    )
     _timed(
         "cache_pixels",
         lambda: build_pixel_cache(index_csv, recipe, pixels, num_workers=args.workers),
@@ -171,8 +175,51 @@ def bench_dumps(index_csv: Path, work: Path, args, device, results: dict) -> dic
         diffs[name] = _max_diff(a, b)
         print(f"  {name}: max |JPEG - pixel cache| activation difference {diffs[name]:.3g}")
     results["max_abs_diff"] = diffs
+    for name in ("resnet50", "vit_b16"):
+        for source in ("JPEGs", "pixels"):
+            rate = args.n / results[f"dump {name} from {source}"]
+            print(f"  {name} from {source}: {rate:8.0f} images/s (incl. model set-up)")
+    bench_writer(work, results, complevel=1)
+    bench_writer(work, results, complevel=0)
     results["pixel_cache_bytes"] = pixels.stat().st_size
     return results
+
+
+def bench_writer(work: Path, results: dict, shards: int = 3, complevel: int = 1) -> None:
+    """The activation writer alone: 1024-image shards of a ViT-B/16 (12 x 768, float16).
+
+    It runs in a thread beside the model; when it is slower than the model it bounds a pass.
+    """
+    from vitconcepts.ncstream import ShardedNetCDFWriter
+
+    shard = 1024
+    n = shard * shards
+    path = work / "writer_probe.nc"
+    path.unlink(missing_ok=True)
+    rng = np.random.default_rng(0)
+    block = rng.standard_normal((VIT_LAYERS, UNITS, shard)).astype(np.float16).astype(np.float32)
+    writer = ShardedNetCDFWriter(
+        path,
+        dims={"layer": VIT_LAYERS, "unit": UNITS, "sample": n},
+        coords={"sample": (("sample",), np.arange(n))},
+        variables={"activations": (("layer", "unit", "sample"), "float16", (1, UNITS, shard))},
+        stream_dim="sample",
+        fingerprint="bench",
+        complevel=complevel,
+    )
+    t0 = time.perf_counter()
+    with writer:
+        for i in range(shards):
+            writer.write("activations", i * shard, block)
+            writer.mark_done((i + 1) * shard)
+        writer.finalize({})
+    rate = n / (time.perf_counter() - t0)
+    results[f"writer_images_per_s_vit_complevel{complevel}"] = rate
+    print(
+        f"  activation writer alone (ViT-B/16, 12 x 768, float16, complevel {complevel}): "
+        f"{rate:8.0f} images/s"
+    )
+    path.unlink(missing_ok=True)
 
 
 def bench_labels(args, device, results: dict) -> None:
@@ -244,7 +291,12 @@ def bench_bf16(index_csv: Path, work: Path, args, device, results: dict) -> None
     index.to_csv(small, index=False)
     (small.parent / "index.json").write_text((index_csv.parent / "index.json").read_text())
     spec = resolve_model_spec("vit_b16", VIT_B16)
-    options = {"dtype": "float32", "batch_size": args.batch_size, "num_workers": args.workers}
+    options = {
+        "dtype": "float32",
+        "batch_size": args.batch_size,
+        "num_workers": args.workers,
+        "complevel": args.complevel,
+    }
     pixels = work / "probe" / f"pixels_{paper_recipe(224).key}.nc"
     use_pixels = pixels.exists() and n == args.n
     kw = {"pixels": pixels} if use_pixels else {}
@@ -410,6 +462,7 @@ def run_snakemake_mode(args) -> dict:
         "shard_size": 1024,
         "num_workers": args.workers,
         "device": args.device,
+        "complevel": args.complevel,
     }
     targets = [f"results/activations/bench/{m}.nc" for m in config["models"]]
     results: dict = {"mode": "snakemake", "n": args.n, "device": args.device}
@@ -459,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concepts", type=int, default=None, help="CPU 2000; CUDA 20000")
     parser.add_argument("--label-layers", type=int, default=None, help="CPU 1; CUDA 3")
     parser.add_argument("--bf16-n", type=int, default=0, help="images for the bf16 check")
+    parser.add_argument("--complevel", type=int, default=1, help="dump.complevel (zlib)")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
 

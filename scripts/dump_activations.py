@@ -21,4 +21,5 @@ with rule_log(snakemake):
         threads=snakemake.threads,
         pixels=getattr(snakemake.input, "pixels", None),
         autocast=options.get("autocast"),
+        complevel=options.get("complevel", 1),
     )

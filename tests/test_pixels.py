@@ -194,3 +194,15 @@ def test_tiny_workflow_dumps_identical_activations_with_and_without_cache(tmp_pa
             for i in range(a.sizes["layer"]):
                 np.testing.assert_array_equal(read_layer(a, i), read_layer(b, i))
             assert json.loads(b.attrs["provenance"])["pixel_cache"].endswith(caches[0].name)
+
+
+def test_uncompressed_activation_files_hold_the_same_values(tmp_path, probe_csv):
+    spec = resolve_model_spec("m", TIMM_VIT)
+    options = {"dtype": "float16", "batch_size": 6, "device": "cpu"}
+    a = dump_activations(spec, probe_csv, None, tmp_path / "z.nc", **options)
+    b = dump_activations(spec, probe_csv, None, tmp_path / "u.nc", complevel=0, **options)
+    with xr.open_dataset(a) as x, xr.open_dataset(b) as y:
+        assert y["activations"].encoding.get("zlib") is False
+        assert x["activations"].encoding.get("zlib") is True
+        for i in range(x.sizes["layer"]):
+            np.testing.assert_array_equal(read_layer(x, i), read_layer(y, i))
