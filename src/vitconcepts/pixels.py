@@ -448,7 +448,10 @@ def pixel_cache_plan_for_config(
     if index.is_file():
         with index.open("rb") as handle:
             n_images = max(0, sum(1 for _ in handle) - 1)
-        free = shutil.disk_usage(index.parent).free
+        # caches already built count as room: the plan must not flip once they exist
+        # (a changed input set would make Snakemake re-run every dump)
+        built = sum(p.stat().st_size for p in index.parent.glob("pixels_*.nc"))
+        free = shutil.disk_usage(index.parent).free + built
     plan = pixel_cache_plan(mode, entries, n_images, free)
     clip_key = config.get("clip_model")
     if mode is True and models and clip_key in config.get("clip_models", {}):
