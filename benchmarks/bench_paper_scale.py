@@ -456,6 +456,11 @@ def run_snakemake_mode(args) -> dict:
         "resnet50": {**RESNET50, "seed": 0},
         "vit_b16": {**VIT_B16, "seed": 0},
     }
+    config["analysis"] = {
+        "vits": ["vit_b16"],
+        "cnn": "resnet50",
+        "example_units": {"model": "vit_b16", "layers": [0, 11], "units_per_layer": 2},
+    }
     config["dump"] = {
         "dtype": "float16",
         "batch_size": args.batch_size,
