@@ -22,8 +22,7 @@ rule concept_set:
 
 rule embed_images:
     input:
-        clip="resources/clip/{clip}",
-        index="resources/probes/{probe}/index.csv",
+        unpack(embed_images_inputs),
     output:
         "results/clip/{probe}/{clip}.nc",
     log:

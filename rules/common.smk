@@ -21,6 +21,7 @@ from vitconcepts.config import (
 )
 from vitconcepts.config import probe_parts as _probe_parts
 from vitconcepts.probe import files_fingerprint, parts_fingerprint
+from vitconcepts.pixels import pixel_cache_plan_for_config
 
 check_config(config, Path(workflow.basedir) / "config.schema.yaml")
 
@@ -39,6 +40,9 @@ RANDOM_SCORER = random_clip_scorer(config)
 ROLES = config["analysis"]
 PUBLISHED = config["labels_source"] == "published"
 EXAMPLE_MODEL = ROLES["example_units"]["model"] or (ANALYSED[0] if ANALYSED else None)
+# decode once: {model or "clip:<key>": recipe} of the passes that read a pixel cache
+PIXEL_PLAN = pixel_cache_plan_for_config(config, [] if PUBLISHED else ANALYSED)
+RECIPES = {recipe.key: recipe for recipe in PIXEL_PLAN.values()}
 
 
 wildcard_constraints:
@@ -195,3 +199,34 @@ def concept_set_inputs(wildcards):
 
 def example_labels(wildcards):
     return labels_csv(EXAMPLE_MODEL)
+
+
+def pixel_cache_file(probe, recipe):
+    return f"resources/probes/{probe}/pixels_{recipe.key}.nc"
+
+
+def dump_inputs(wildcards):
+    inputs = {
+        "model": f"resources/models/{wildcards.model}",
+        "index": f"resources/probes/{wildcards.probe}/index.csv",
+    }
+    if wildcards.model in PIXEL_PLAN:
+        inputs["pixels"] = pixel_cache_file(
+            wildcards.probe, PIXEL_PLAN[wildcards.model]
+        )
+    return inputs
+
+
+def embed_images_inputs(wildcards):
+    inputs = {
+        "clip": f"resources/clip/{wildcards.clip}",
+        "index": f"resources/probes/{wildcards.probe}/index.csv",
+    }
+    recipe = PIXEL_PLAN.get(f"clip:{wildcards.clip}")
+    if recipe is not None:
+        inputs["pixels"] = pixel_cache_file(wildcards.probe, recipe)
+    return inputs
+
+
+def pixel_recipe(wildcards):
+    return RECIPES[wildcards.recipe].to_dict()

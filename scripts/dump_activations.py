@@ -22,4 +22,7 @@ with rule_log(snakemake):
         num_workers=options["num_workers"],
         device=options["device"],
         threads=snakemake.threads,
+        pixels=getattr(snakemake.input, "pixels", None),
+        autocast=snakemake.params.autocast,
+        complevel=options.get("complevel", 1),
     )

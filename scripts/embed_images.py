@@ -17,4 +17,5 @@ with rule_log(snakemake):
         batch_size=snakemake.config["clip_embedding"]["batch_size"],
         device=snakemake.config["dump"]["device"],
         threads=snakemake.threads,
+        pixels=getattr(snakemake.input, "pixels", None),
     )

@@ -268,6 +268,27 @@ def load_clip(
     return model, preprocess, tokenizer
 
 
+def clip_recipe(clip_entry: Mapping[str, Any]):
+    """The pixel-cache recipe (``vitconcepts.pixels.Recipe``) of CLIP's own preprocessing,
+    from the open_clip config alone (no weights); None if it cannot be cached."""
+    import open_clip
+
+    from .pixels import recipe_from_transform
+
+    name = model_name(clip_entry)
+    cfg = _tag_cfg(name, _pretrained_tag(clip_entry))
+    size = open_clip.get_model_config(name)["vision_cfg"].get("image_size", 224)
+    transform = open_clip.image_transform(
+        size,
+        is_train=False,
+        mean=cfg.get("mean"),
+        std=cfg.get("std"),
+        resize_mode=cfg.get("resize_mode"),
+        interpolation=cfg.get("interpolation"),
+    )
+    return recipe_from_transform(transform)
+
+
 def embedding_dim(clip_entry: Mapping[str, Any]) -> int:
     """Width of the joint embedding space of a CLIP entry."""
     import open_clip
@@ -312,8 +333,12 @@ def embed_images(
     device: str | torch.device = "auto",
     threads: int | None = None,
     num_workers: int | None = None,
+    pixels: str | Path | None = None,
 ) -> Path:
     """L2-normalised CLIP image embeddings of a probe set -> ``out_nc``.
+
+    ``pixels``: a pixel cache of CLIP's preprocessing recipe (``vitconcepts.pixels``), read
+    instead of decoding the JPEGs and normalised on the device (identical embeddings).
 
     Variable ``embedding (sample, dim)`` float32, coords ``sample``, ``sample_id(sample)``;
     attrs ``normalised=1`` and ``provenance``. Images go through CLIP's own preprocessing, in
@@ -355,14 +380,28 @@ def embed_images(
     with writer:
         if writer.start < n:
             model, preprocess, _ = load_clip(clip_entry, manifest, dev)
-            dataset = ProbeDataset(index_csv, preprocess, samples=range(writer.start, n))
-            loader = torch.utils.data.DataLoader(
-                dataset,
-                batch_size=batch_size,
-                shuffle=False,
-                num_workers=num_workers,
-                pin_memory=dev.type == "cuda",
-            )
+            normalise = None
+            if pixels:
+                from .pixels import check_pixel_cache, pixel_loader, recipe_from_transform
+
+                recipe = recipe_from_transform(preprocess)
+                if recipe is None:
+                    raise ConfigError(
+                        f"CLIP's preprocessing ({preprocess}) cannot read a pixel cache.",
+                        "set `pixel_cache: false`.",
+                    )
+                check_pixel_cache(pixels, recipe, index_csv)
+                normalise = recipe.normaliser(dev)
+                loader = pixel_loader(pixels, range(writer.start, n), batch_size, num_workers, dev)
+            else:
+                dataset = ProbeDataset(index_csv, preprocess, samples=range(writer.start, n))
+                loader = torch.utils.data.DataLoader(
+                    dataset,
+                    batch_size=batch_size,
+                    shuffle=False,
+                    num_workers=num_workers,
+                    pin_memory=dev.type == "cuda",
+                )
             begin = writer.start
             with (
                 tqdm(total=n, initial=begin, desc="CLIP images", unit="img") as bar,
@@ -371,7 +410,8 @@ def embed_images(
                 for images, samples in loader:
                     if int(samples[0]) != begin:  # pragma: no cover - DataLoader keeps order
                         raise RuntimeError("probe batches arrived out of order")
-                    features = model.encode_image(images.to(dev, non_blocking=True))
+                    images = normalise(images) if normalise else images.to(dev, non_blocking=True)
+                    features = model.encode_image(images)
                     features = torch.nn.functional.normalize(features.float(), dim=-1)
                     writer.write("embedding", begin, features.cpu().numpy())
                     begin += len(samples)

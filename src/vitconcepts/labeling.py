@@ -90,6 +90,49 @@ def free_memory_bytes(device: torch.device) -> int:
     return int(free * MEMORY_FRACTION)
 
 
+def memory_plan(
+    device: torch.device, n_images: int, n_concepts: int, n_units: int, dim: int, top_k: int = 100
+) -> dict[str, float]:
+    """Bytes one ``label_units`` layer plans to hold on ``device`` (float32), worst case.
+
+    ``embeddings`` (images + concepts), ``activations`` (one layer), ``scores``
+    (``[units, concepts]``), ``softmax_chunk`` (rows of the unique top-k images x one concept
+    chunk) and ``tiles``; ``budget`` is what the block planner may use (free x fraction).
+    """
+    budget = free_memory_bytes(device)
+    rows = min(n_images, n_units * top_k)
+    unit_block, chunk = _plan_blocks(n_units, n_concepts, rows, 4, device)
+    plan = {
+        "embeddings": 4.0 * (n_images + n_concepts) * dim,
+        "activations": 4.0 * n_images * n_units,
+        "scores": 4.0 * n_units * n_concepts,
+        "softmax_chunk": 4.0 * rows * chunk,
+        "tiles": 4.0 * 3 * unit_block * chunk,
+    }
+    plan["total"] = sum(plan.values())
+    plan["budget"] = float(budget)
+    plan["unit_block"], plan["concept_chunk"] = float(unit_block), float(chunk)
+    return plan
+
+
+def log_memory_plan(
+    device: torch.device, n_images: int, n_concepts: int, n_units: int, dim: int
+) -> dict[str, float]:
+    """Print :func:`memory_plan` (GB) before labeling starts."""
+    plan = memory_plan(device, n_images, n_concepts, n_units, dim)
+    parts = ", ".join(
+        f"{k} {v / 1e9:.2f} GB" for k, v in plan.items() if k not in ("unit_block", "concept_chunk")
+    )
+    message = (
+        f"label_units on {device}: {n_images} images x {n_concepts} concepts x {n_units} units "
+        f"per layer; memory bound {parts}; unit block {int(plan['unit_block'])}, concept chunk "
+        f"{int(plan['concept_chunk'])}"
+    )
+    log.info(message)
+    print(message, flush=True)
+    return plan
+
+
 def _plan_blocks(
     n_units: int,
     n_concepts: int,
@@ -725,6 +768,9 @@ def label_units(
     width = int(n_units.max())
 
     image_t, concept_t = torch.from_numpy(image_emb), torch.from_numpy(concept_emb)
+    if dev.type != "cpu":  # the embeddings are small: the similarity rows are computed there
+        image_t, concept_t = image_t.to(dev), concept_t.to(dev)
+    log_memory_plan(dev, n_samples, n_concepts, int(n_units.max()), image_emb.shape[1])
     if method in LAZY_METHODS:  # only top-k rows are read: never build the [N, C] matrix
         similarity = EmbeddingSimilarity(image_t, concept_t)
     else:

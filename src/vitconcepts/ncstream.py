@@ -318,7 +318,9 @@ class ShardedNetCDFWriter:
             stored = np.dtype("float32") if dtype == np.float16 else dtype
             kwargs: dict[str, Any] = {}
             if stored.kind == "f":
-                kwargs.update(zlib=True, complevel=complevel, shuffle=True, fill_value=np.nan)
+                kwargs["fill_value"] = np.nan
+                if complevel > 0:  # 0: no compression filter at all (fastest writes)
+                    kwargs.update(zlib=True, complevel=complevel, shuffle=True)
             if chunks is not None:
                 kwargs["chunksizes"] = tuple(int(c) for c in chunks)
             var = ds.createVariable(name, stored, vdims, **kwargs)

@@ -1,0 +1,13 @@
+"""Rule cache_pixels: decode every probe image once into uint8 pixels of one recipe."""
+
+from vitconcepts.logs import rule_log
+from vitconcepts.pixels import build_pixel_cache
+
+with rule_log(snakemake):
+    build_pixel_cache(
+        snakemake.input.index,
+        snakemake.params.recipe,
+        snakemake.output[0],
+        num_workers=max(0, snakemake.threads - 1),
+        threads=snakemake.threads,
+    )
