@@ -1,5 +1,7 @@
 """Rule atlas_index: the atlas's start page, one row per model."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.atlas import build_index
 from vitconcepts.logs import rule_log
 

@@ -1,5 +1,7 @@
 """Rule atlas_page: one model's atlas page (HTML, its data script, its summary figure)."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.atlas import build_model_page
 from vitconcepts.logs import rule_log
 

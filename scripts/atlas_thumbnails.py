@@ -1,5 +1,7 @@
 """Rule atlas_thumbnails: one small JPEG per probe image that is a top image of any unit."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.atlas import make_thumbnails
 from vitconcepts.logs import rule_log
 

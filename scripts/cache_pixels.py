@@ -1,5 +1,7 @@
 """Rule cache_pixels: decode every probe image once into uint8 pixels of one recipe."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.logs import rule_log
 from vitconcepts.pixels import build_pixel_cache
 

@@ -1,5 +1,7 @@
 """Rule compare_with_published: per-layer agreement of computed and published labels."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.agreement import compare_with_published
 from vitconcepts.logs import rule_log
 

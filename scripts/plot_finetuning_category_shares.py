@@ -1,5 +1,7 @@
 """Rule plot_finetuning_category_shares: paper Fig. 7 (PDF, PNG and its source CSV)."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.figures import plot_finetuning_category_shares
 from vitconcepts.logs import rule_log
 

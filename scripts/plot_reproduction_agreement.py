@@ -1,5 +1,7 @@
 """Rule plot_reproduction_agreement: appendix figure (PDF, PNG and its source CSV)."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.agreement import plot_reproduction_agreement
 from vitconcepts.logs import rule_log
 

@@ -1,5 +1,7 @@
 """Rule table_reproduction_agreement: appendix table of agreement with published labels."""
 
+import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
+
 from vitconcepts.agreement import table_reproduction_agreement
 from vitconcepts.logs import rule_log
 

@@ -196,7 +196,8 @@ def test_disk_full_during_embed_images_then_rerun(tmp_path, small_tmpfs):
     results = small_tmpfs(4096)
     (work / "results").symlink_to(results, target_is_directory=True)
     out = "results/clip/test/tiny_clip.nc"
-    config = ("--configfile", TINY_CONFIG, "--cores", "1")
+    # no pixel cache: the dump below must be the first job to write on the full disk
+    config = ("--configfile", TINY_CONFIG, "--config", "pixel_cache=false", "--cores", "1")
     proc = start_snakemake(work, *config, out, log_name="full.out")
     try:
         done = interrupt_when_partial(

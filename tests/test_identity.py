@@ -263,8 +263,12 @@ def test_fidelity_doc_names_real_tests_and_the_documented_facts():
     defined = set()
     for path in (ROOT / "tests").glob("test_*.py"):
         defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), flags=re.M))
-    cited = set(re.findall(r"`(test_\w+)", doc))
+    cited, files = set(), set()
+    for span in re.findall(r"`([^`]*test_[^`]*)`", doc):  # `test_x`, `test_f.py::test_x`
+        for part in re.findall(r"test_\w+(?:\.py)?", span):
+            (files if part.endswith(".py") else cited).add(part)
     assert len(cited) > 20
+    assert all((ROOT / "tests" / name).is_file() for name in files), files
     assert cited <= defined, sorted(cited - defined)
     for weights, arch in PAPER_ARCHITECTURES.items():
         assert weights in doc

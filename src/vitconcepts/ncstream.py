@@ -67,6 +67,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -76,6 +77,11 @@ import netCDF4
 import numpy as np
 
 from .storage import fsync_path, storage_error, write_text_durably
+
+#: netCDF4's HDF5 library is not thread-safe and netCDF4 releases the GIL: every netCDF call
+#: that can overlap another thread's (the activation writer thread, a pixel cache read in the
+#: main thread) holds this lock. Without it concurrent calls fail with "NetCDF: HDF error".
+HDF5_LOCK = threading.RLock()
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +396,10 @@ class ShardedNetCDFWriter:
         ``name`` may instead be a dict ``{variable: values}``. Variables without the stream
         dim are written whole (``start`` ignored).
         """
+        with HDF5_LOCK:
+            self._write(name, start, values)
+
+    def _write(self, name: str | Mapping[str, Any], start: int, values: Any | None) -> None:
         items = name.items() if isinstance(name, Mapping) else [(name, values)]
         ds = self._require_open()
         for var_name, data in items:
@@ -425,6 +435,10 @@ class ShardedNetCDFWriter:
         atomically rewrites the progress file. If any step fails the count does
         not advance and a StorageError names the file, errno and free space.
         """
+        with HDF5_LOCK:
+            self._mark_done(upto)
+
+    def _mark_done(self, upto: int) -> None:
         ds = self._require_open()
         if not 0 <= upto <= self.size:
             raise IndexError(f"mark_done({upto}) outside {self.stream_dim} of {self.size}")

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, InputDataError
+from .ncstream import HDF5_LOCK
 from .provenance import sha256_json
 
 log = logging.getLogger(__name__)
@@ -350,11 +351,12 @@ class PixelBatches(torch.utils.data.Dataset):
     def __getitem__(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= b < len(self):
             raise IndexError(b)
-        if self._var is None:
-            self._ds, self._var = _open(self.path)
         s0 = self.start + b * self.batch_size
         s1 = min(self.stop, s0 + self.batch_size)
-        pixels = np.ascontiguousarray(self._var[s0:s1], dtype=np.uint8)
+        with HDF5_LOCK:  # the activation writer thread may be in netCDF4 too
+            if self._var is None:
+                self._ds, self._var = _open(self.path)
+            pixels = np.ascontiguousarray(self._var[s0:s1], dtype=np.uint8)
         return torch.from_numpy(pixels), torch.arange(s0, s1)
 
     def close(self) -> None:
