@@ -38,6 +38,22 @@ def image_folder(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def probe_csv(tmp_path: Path, image_folder: Path) -> Path:
+    """The probe index (index.csv) of ``image_folder`` as one image_folder part."""
+    from vitconcepts.probe import build_probe_index
+
+    out = tmp_path / "probe"
+    build_probe_index(
+        "test",
+        [{"kind": "image_folder", "path": str(image_folder)}],
+        out / "index.csv",
+        out / "index.json",
+        out,
+    )
+    return out / "index.csv"
+
+
 Route = tuple[int, dict[str, str], bytes]
 
 

@@ -23,20 +23,7 @@ from vitconcepts.activations import dump_activations, read_layer
 from vitconcepts.errors import ConfigError
 from vitconcepts.models import build_transform, load_model, resolve_model_spec
 from vitconcepts.ncstream import ShardedNetCDFWriter
-from vitconcepts.probe import ProbeDataset, build_probe_index
-
-
-@pytest.fixture
-def probe_csv(tmp_path, image_folder):
-    out = tmp_path / "probe"
-    build_probe_index(
-        "test",
-        [{"kind": "image_folder", "path": str(image_folder)}],
-        out / "index.csv",
-        out / "index.json",
-        out,
-    )
-    return out / "index.csv"
+from vitconcepts.probe import ProbeDataset
 
 
 def _images(spec, model, csv):

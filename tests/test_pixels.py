@@ -25,19 +25,6 @@ from vitconcepts.pixels import (
 from vitconcepts.probe import ProbeDataset, build_probe_index
 
 
-@pytest.fixture
-def probe_csv(tmp_path, image_folder):
-    out = tmp_path / "probe"
-    build_probe_index(
-        "test",
-        [{"kind": "image_folder", "path": str(image_folder)}],
-        out / "index.csv",
-        out / "index.json",
-        out,
-    )
-    return out / "index.csv"
-
-
 def test_recipe_of_paper_transform_and_key():
     spec = resolve_model_spec("m", TIMM_VIT)
     recipe = recipe_from_transform(build_transform(spec, load_model(spec)))

@@ -169,6 +169,18 @@ def _tidy_shares(table: pd.DataFrame, model: str | None = None) -> pd.DataFrame:
     return long
 
 
+def _dataset_line(ax: Axes, data: pd.DataFrame, column: str, dataset: str) -> None:
+    """One line of ``data[column]`` over layers, styled for a dataset/condition."""
+    ax.plot(
+        data["layer"],
+        data[column],
+        marker="o",
+        markersize=2.5,
+        color=style.dataset_color(dataset),
+        linestyle=style.dataset_linestyle(dataset),
+    )
+
+
 def _layer_axis(ax: Axes, layers: Sequence[int], label: str = "layer", max_ticks: int = 13) -> None:
     """Integer layer ticks: every layer when they fit, else every k-th starting at the first."""
     layers = sorted({int(x) for x in layers})
@@ -692,14 +704,7 @@ def plot_finetuned_concepts_per_layer(
                 dv = d[d["variant"] == variant]
                 if dv.empty:
                     continue
-                ax.plot(
-                    dv["layer"],
-                    dv["n_concepts"],
-                    marker="o",
-                    markersize=2.5,
-                    color=style.dataset_color(variant),
-                    linestyle=style.dataset_linestyle(variant),
-                )
+                _dataset_line(ax, dv, "n_concepts", variant)
             ax.set_title(style.model_name(base))
             _layer_axis(ax, d["layer"].unique(), max_ticks=7)
             ax.set_ylim(bottom=0)
@@ -928,14 +933,7 @@ def plot_finetuning_concepts_per_layer(
         fig, ax = style.plt.subplots(figsize=(4.2, 3.0), layout="constrained")
         for c in present:
             d = data[data["condition"] == c]
-            ax.plot(
-                d["layer"],
-                d["n_concepts"],
-                marker="o",
-                markersize=2.5,
-                color=style.dataset_color(c),
-                linestyle=style.dataset_linestyle(c),
-            )
+            _dataset_line(ax, d, "n_concepts", c)
         _layer_axis(ax, data["layer"].unique())
         ax.set_ylim(bottom=0)
         ax.set_ylabel("unique concepts")
@@ -967,14 +965,7 @@ def plot_finetuning_category_shares(
             d = data[data["category"] == cat]
             for c in present:
                 dc = d[d["condition"] == c]
-                ax.plot(
-                    dc["layer"],
-                    dc["share"],
-                    marker="o",
-                    markersize=2.5,
-                    color=style.dataset_color(c),
-                    linestyle=style.dataset_linestyle(c),
-                )
+                _dataset_line(ax, dc, "share", c)
             ax.set_title(cat)
             _layer_axis(ax, d["layer"].unique(), max_ticks=7)
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
