@@ -361,10 +361,10 @@ def test_free_form_blocks_and_paper_configs_pass(tiny):
 
 def test_new_schema_keys_are_known_without_code_changes(tiny):
     schema = yaml.safe_load(SCHEMA.read_text())
-    config = _typo(tiny, "", "pixel_cache", True)
+    config = _typo(tiny, "", "future_option", True)
     with pytest.raises(ConfigError):
         check_keys(config, schema)
-    schema["properties"]["pixel_cache"] = {"type": "boolean", "default": False}
+    schema["properties"]["future_option"] = {"type": "boolean", "default": False}
     check_keys(config, schema)
 
 
