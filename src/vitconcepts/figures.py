@@ -24,6 +24,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -169,16 +170,25 @@ def _tidy_shares(table: pd.DataFrame, model: str | None = None) -> pd.DataFrame:
     return long
 
 
+def _dataset_style(dataset: str) -> dict[str, Any]:
+    """Line style of a dataset/condition (pretrained, cub, bloodmnist): lines and legends."""
+    return {
+        "color": style.dataset_color(dataset),
+        "linestyle": style.dataset_linestyle(dataset),
+        "marker": "o",
+        "markersize": 2.5,
+    }
+
+
 def _dataset_line(ax: Axes, data: pd.DataFrame, column: str, dataset: str) -> None:
     """One line of ``data[column]`` over layers, styled for a dataset/condition."""
-    ax.plot(
-        data["layer"],
-        data[column],
-        marker="o",
-        markersize=2.5,
-        color=style.dataset_color(dataset),
-        linestyle=style.dataset_linestyle(dataset),
-    )
+    ax.plot(data["layer"], data[column], **_dataset_style(dataset))
+
+
+def _dataset_legend(fig: Any, labels: Mapping[str, str]) -> None:
+    """A legend under the panels: one line per ``{dataset: label}``."""
+    handles = [Line2D([], [], label=label, **_dataset_style(d)) for d, label in labels.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(labels))
 
 
 def _layer_axis(ax: Axes, layers: Sequence[int], label: str = "layer", max_ticks: int = 13) -> None:
@@ -712,19 +722,7 @@ def plot_finetuned_concepts_per_layer(
             ax.set_ylabel("unique concepts")
         for ax in list(axes.flat)[len(groups) :]:
             ax.set_visible(False)
-        handles = [
-            Line2D(
-                [],
-                [],
-                color=style.dataset_color(v),
-                linestyle=style.dataset_linestyle(v),
-                marker="o",
-                markersize=2.5,
-                label=style.DATASET_NAMES.get(v, v),
-            )
-            for v in variants
-        ]
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(variants))
+        _dataset_legend(fig, {v: style.DATASET_NAMES.get(v, v) for v in variants})
         style.save_figure(fig, out_pdf)
     _write_source(data, out_pdf, [concepts_csv])
     return data
@@ -895,19 +893,13 @@ def _check_conditions(conditions: Mapping[str, Sequence[str]], figure: str) -> N
 
 
 def _condition_legend(fig, conditions: Sequence[str]) -> None:
-    handles = [
-        Line2D(
-            [],
-            [],
-            color=style.dataset_color(c),
-            linestyle=style.dataset_linestyle(c),
-            marker="o",
-            markersize=2.5,
-            label=c if c == "pretrained" else f"finetuned to {style.DATASET_NAMES.get(c, c)}",
-        )
-        for c in conditions
-    ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(conditions))
+    _dataset_legend(
+        fig,
+        {
+            c: c if c == "pretrained" else f"finetuned to {style.DATASET_NAMES.get(c, c)}"
+            for c in conditions
+        },
+    )
 
 
 def _mean_title(conditions: Mapping[str, Sequence[str]]) -> str:
