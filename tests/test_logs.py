@@ -79,7 +79,7 @@ def test_random_scorer_stamps_sidecars_and_figures(tmp_path):
     from PIL import Image
 
     from vitconcepts import style
-    from vitconcepts.config import RANDOM_SCORER_NOTE
+    from vitconcepts.constants import RANDOM_SCORER_NOTE
 
     def figure_job(pretrained, name):
         job = fake_job(tmp_path, [f"{name}.csv", f"{name}.png"])

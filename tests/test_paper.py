@@ -113,7 +113,7 @@ def test_paper_builds_from_generated_figures_and_tables(tmp_path: Path) -> None:
 
 @needs_latex
 def test_random_scorer_warning_on_title_page_and_every_page(tmp_path: Path) -> None:
-    from vitconcepts.config import RANDOM_SCORER_NOTE
+    from vitconcepts.constants import RANDOM_SCORER_NOTE
 
     paper = _paper_dir(tmp_path)
     generated = T.write_generated_tex([], [], paper / "generated.tex", warning=RANDOM_SCORER_NOTE)

@@ -313,7 +313,7 @@ def _identity(clip_entry: Mapping[str, Any], manifest: str | Path) -> dict[str, 
         "weights_sha256": record.get("weights_sha256"),
     }
     if identity["pretrained"] is None:
-        from .config import RANDOM_SCORER_NOTE
+        from .constants import RANDOM_SCORER_NOTE
 
         identity["random_clip_scorer"] = RANDOM_SCORER_NOTE
     return identity

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .constants import RANDOM_SCORER_NOTE
 from .errors import ConfigError, InputDataError
 
 MODEL_SOURCES = ("timm", "transformers")
@@ -310,7 +311,6 @@ def random_clip_scorer(config: dict) -> bool:
 
 
 #: Stamp put on every output of a run whose labels come from a random CLIP scorer.
-RANDOM_SCORER_NOTE = "random CLIP scorer: labels are not meaningful"
 
 
 def check_complexity(config: dict) -> None:

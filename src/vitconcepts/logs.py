@@ -185,7 +185,8 @@ def _input_fingerprints(paths: list[str]) -> dict[str, str]:
 
 def _scorer_note(smk: Any) -> str | None:
     """The random-scorer note when the run's config scores with a random CLIP, else None."""
-    from .config import RANDOM_SCORER_NOTE, random_clip_scorer
+    from .config import random_clip_scorer
+    from .constants import RANDOM_SCORER_NOTE
 
     config = getattr(smk, "config", None)
     if not hasattr(config, "get"):

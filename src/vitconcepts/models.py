@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .errors import ConfigError, InputDataError
 from .provenance import sha256_file
 
@@ -49,8 +50,6 @@ SPEC_KEYS = (
     "finetuned_from",
     "dataset",
 )
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # transformers classes tried in order, like the authors (AutoModelForImageClassification,
 # AutoModelForPreTraining for MAE) so that their module paths (``vit.encoder.layer.0``) exist.
 HF_AUTO_CLASSES = ("AutoModelForImageClassification", "AutoModelForPreTraining", "AutoModel")

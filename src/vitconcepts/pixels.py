@@ -27,14 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .errors import ConfigError, InputDataError
 from .ncstream import HDF5_LOCK
 from .provenance import sha256_json
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 FORMAT_VERSION = 1
 #: images per HDF5 chunk (one chunk = 64 x 150 KB = 9.6 MB at 224 px)
 DEFAULT_SHARD = 64
