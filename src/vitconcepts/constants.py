@@ -11,3 +11,6 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 #: Stamped on every output, figure and the PDF when a CLIP scorer runs with random weights.
 RANDOM_SCORER_NOTE = "random CLIP scorer: labels are not meaningful"
+
+#: Where a target model's network comes from (``models.<key>.source``).
+MODEL_SOURCES: tuple[str, ...] = ("timm", "transformers")

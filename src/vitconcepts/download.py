@@ -25,11 +25,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .constants import MODEL_SOURCES
 from .errors import ConfigError, InputDataError
 from .provenance import sha256_file
 
 CHUNK = 1 << 20
-HUB_SOURCES = ("timm", "transformers")
 # Files a model needs; weights in safetensors where the repo has them, else PyTorch pickles.
 HUB_PATTERNS = ["*.json", "*.safetensors"]
 HUB_FALLBACK_PATTERNS = ["*.json", "pytorch_model*.bin"]
@@ -83,9 +83,9 @@ def fetch_url(url: str, dest: str | Path, sha256: str | None = None, timeout: fl
 def hub_repo_id(key: str, entry: Mapping[str, Any]) -> str:
     """The hub repository holding a model's weights (timm weights live in ``timm/<name>``)."""
     source = entry.get("source", "timm")
-    if source not in HUB_SOURCES:
+    if source not in MODEL_SOURCES:
         raise ConfigError(
-            f"models.{key}.source is {source!r}; allowed values are {', '.join(HUB_SOURCES)}.",
+            f"models.{key}.source is {source!r}; allowed values are {', '.join(MODEL_SOURCES)}.",
             f"set models.{key}.source in the config to one of them.",
         )
     weights = entry.get("weights")

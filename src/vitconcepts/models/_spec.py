@@ -1,0 +1,164 @@
+"""Stage 1: ``config["models"][key]`` -> :class:`ModelSpec`, every default filled in."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..constants import MODEL_SOURCES
+from ..errors import ConfigError
+
+ARCHS = ("vit", "cnn")
+UNITS = ("cls", "spatial_mean")
+PREPROCESSING = ("paper", "native")
+_DEFAULT_UNITS = {"vit": "cls", "cnn": "spatial_mean"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that defines a target model's activations (see ``config.schema.yaml``)."""
+
+    key: str
+    source: str
+    weights: str
+    arch: str
+    layers: tuple[str, ...] | None = None  # None: the architecture's default layers
+    units: str = "cls"
+    preprocessing: str = "paper"
+    mask_ratio: float = 0.0
+    pretrained: bool = True
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    hf_config: dict[str, Any] | None = None
+    input_size: int = 224
+    seed: int = 0
+    revision: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (for fingerprints and provenance)."""
+        record = asdict(self)
+        record["layers"] = list(self.layers) if self.layers is not None else None
+        return record
+
+
+@functools.cache
+def model_entry_keys() -> tuple[str, ...] | None:
+    """The keys a ``models.<key>`` entry may have, read off ``config.schema.yaml``.
+
+    None when the schema is not at hand (an installed package outside a checkout): the
+    Snakefile's schema walk has then already checked the keys.
+    """
+    from ..config import load_schema
+
+    schema = load_schema()
+    if schema is None:
+        return None
+    entry = schema["properties"]["models"]["additionalProperties"]
+    return tuple(entry["properties"])
+
+
+def _choice(key: str, name: str, value: Any, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise ConfigError(
+            f"models.{key}.{name} is {value!r}; allowed values are {', '.join(allowed)}.",
+            f"set models.{key}.{name} in the config to one of them.",
+        )
+    return str(value)
+
+
+def normalise_layer_name(name: str) -> str:
+    """``vit.encoder.layer[0]`` -> ``vit.encoder.layer.0`` (the authors' spelling)."""
+    return re.sub(r"\[(\d+)\]", r".\1", str(name).strip())
+
+
+def _check_known_keys(key: str, entry: Mapping[str, Any]) -> None:
+    known = model_entry_keys()
+    unknown = sorted(set(entry) - set(known)) if known is not None else []
+    if unknown:
+        raise ConfigError(
+            f"models.{key} has unknown keys {', '.join(unknown)}; "
+            f"known keys are {', '.join(known)}.",
+            f"remove or rename them in models.{key}.",
+        )
+
+
+def _layers(entry: Mapping[str, Any]) -> tuple[str, ...] | None:
+    layers = entry.get("layers")
+    if layers is None:
+        return None
+    if isinstance(layers, str):
+        layers = layers.split(",")
+    return tuple(normalise_layer_name(x) for x in layers if str(x).strip()) or None
+
+
+def _mask_ratio(key: str, entry: Mapping[str, Any], arch: str) -> float:
+    mask_ratio = float(entry.get("mask_ratio", 0.0) or 0.0)
+    if not 0.0 <= mask_ratio < 1.0:
+        raise ConfigError(
+            f"models.{key}.mask_ratio is {mask_ratio}; it must be in [0, 1).",
+            "use 0.0 (all patches) or e.g. 0.75 (MAE pre-training masking).",
+        )
+    if mask_ratio > 0 and arch != "vit":
+        raise ConfigError(
+            f"models.{key}.mask_ratio is {mask_ratio} but models.{key}.arch is {arch}.",
+            "patch masking only applies to ViTs; set mask_ratio to 0.",
+        )
+    return mask_ratio
+
+
+def _weights(key: str, entry: Mapping[str, Any]) -> str:
+    weights = entry.get("weights")
+    if not weights or not isinstance(weights, str):
+        raise ConfigError(
+            f"models.{key}.weights is missing.",
+            f"set models.{key}.weights to a timm model name (e.g. vit_base_patch16_224."
+            "orig_in21k) or a Hugging Face hub id.",
+        )
+    return weights
+
+
+def _pretrained(key: str, entry: Mapping[str, Any], source: str) -> bool:
+    pretrained = entry.get("pretrained", True)
+    if not isinstance(pretrained, bool):
+        raise ConfigError(f"models.{key}.pretrained must be true or false, not {pretrained!r}.")
+    if source == "transformers" and not pretrained and not entry.get("hf_config"):
+        raise ConfigError(
+            f"models.{key}.pretrained is false but models.{key}.hf_config is empty.",
+            "a randomly initialised transformers model needs hf_config "
+            "(e.g. {model_type: vit, hidden_size: 32, ...}).",
+        )
+    return pretrained
+
+
+def resolve_model_spec(key: str, entry: Mapping[str, Any]) -> ModelSpec:
+    """Check ``config["models"][key]`` and fill in defaults; raise ConfigError naming the key."""
+    _check_known_keys(key, entry)
+    source = _choice(key, "source", entry.get("source", "timm"), MODEL_SOURCES)
+    arch = _choice(key, "arch", entry.get("arch"), ARCHS)
+    weights = _weights(key, entry)
+    units = _choice(key, "units", entry.get("units") or _DEFAULT_UNITS[arch], UNITS)
+    layers = _layers(entry)
+    mask_ratio = _mask_ratio(key, entry, arch)
+    pretrained = _pretrained(key, entry, source)
+    preprocessing = _choice(
+        key, "preprocessing", entry.get("preprocessing", "paper"), PREPROCESSING
+    )
+    hf_config = entry.get("hf_config")
+    return ModelSpec(
+        key=key,
+        source=source,
+        weights=weights,
+        arch=arch,
+        layers=layers,
+        units=units,
+        preprocessing=preprocessing,
+        mask_ratio=mask_ratio,
+        pretrained=pretrained,
+        model_kwargs=dict(entry.get("model_kwargs") or {}),
+        hf_config=dict(hf_config) if hf_config else None,
+        input_size=int(entry.get("input_size", 224) or 224),
+        seed=int(entry.get("seed", 0) or 0),
+        revision=entry.get("revision"),
+    )
