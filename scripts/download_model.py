@@ -3,7 +3,7 @@
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
 from vitconcepts.download import download_model
-from vitconcepts.logs import rule_log
+from vitconcepts.rule_job import rule_log
 
 with rule_log(snakemake):
     download_model(snakemake.wildcards.model, snakemake.params.entry, snakemake.output[0])

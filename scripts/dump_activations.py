@@ -5,8 +5,8 @@ from pathlib import Path
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
 from vitconcepts.activations import dump_activations
-from vitconcepts.logs import rule_log
 from vitconcepts.models import resolve_model_spec
+from vitconcepts.rule_job import rule_log
 
 # speed-only settings come from the config, not params: changing them re-runs nothing
 options = snakemake.config["dump"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
 from vitconcepts.clip import embed_images
-from vitconcepts.logs import rule_log
+from vitconcepts.rule_job import rule_log
 
 # speed-only settings come from the config, not params: changing them re-runs nothing
 with rule_log(snakemake):

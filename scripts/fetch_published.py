@@ -2,8 +2,8 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
-from vitconcepts.logs import rule_log
 from vitconcepts.published import fetch_published
+from vitconcepts.rule_job import rule_log
 
 entry = snakemake.params.entry
 with rule_log(snakemake):

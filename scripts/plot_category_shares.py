@@ -3,7 +3,7 @@
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
 from vitconcepts.figures import plot_category_shares
-from vitconcepts.logs import rule_log
+from vitconcepts.rule_job import rule_log
 
 with rule_log(snakemake):
     plot_category_shares(snakemake.input.shares, snakemake.params.models, snakemake.output.pdf)

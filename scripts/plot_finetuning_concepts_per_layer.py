@@ -3,7 +3,7 @@
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
 from vitconcepts.figures import plot_finetuning_concepts_per_layer
-from vitconcepts.logs import rule_log
+from vitconcepts.rule_job import rule_log
 
 with rule_log(snakemake):
     plot_finetuning_concepts_per_layer(

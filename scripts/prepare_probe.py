@@ -2,8 +2,8 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
-from vitconcepts.logs import rule_log
 from vitconcepts.probe import build_probe_index
+from vitconcepts.rule_job import rule_log
 
 with rule_log(snakemake):
     build_probe_index(

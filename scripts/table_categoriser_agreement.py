@@ -2,7 +2,7 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
-from vitconcepts.logs import rule_log
+from vitconcepts.rule_job import rule_log
 from vitconcepts.tables import table_categoriser_agreement
 
 with rule_log(snakemake):

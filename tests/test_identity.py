@@ -2,7 +2,7 @@
 
 Weights cannot be downloaded here, so identity is checked on the architecture: each paper
 checkpoint is built randomly initialised from the values in
-``vitconcepts.identity.PAPER_ARCHITECTURES`` (copied from its hub ``config.json``, see
+``vitconcepts.paper_architectures.PAPER_ARCHITECTURES`` (copied from its hub ``config.json``, see
 ``docs/fidelity.md``) through the same ``load_model`` the pipeline uses, and must have the
 documented facts; its extracted units must be the CLS token of ``hidden_states[1:]``. timm's
 look-alikes of the same checkpoints must fail the check.
@@ -19,14 +19,14 @@ import torch
 import yaml
 
 from vitconcepts.errors import ConfigError
-from vitconcepts.identity import (
+from vitconcepts.models import ActivationExtractor, load_model, mask_noise, resolve_model_spec
+from vitconcepts.paper_architectures import (
     PAPER_ARCHITECTURES,
     check_identity,
     check_paper_model,
     identity_mismatches,
     vit_facts,
 )
-from vitconcepts.models import ActivationExtractor, load_model, mask_noise, resolve_model_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSFORMERS_IDS = [k for k, a in PAPER_ARCHITECTURES.items() if a.source == "transformers"]

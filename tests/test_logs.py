@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from vitconcepts.errors import ConfigError
-from vitconcepts.logs import rule_log
+from vitconcepts.rule_job import rule_log
 
 
 class Items(dict):

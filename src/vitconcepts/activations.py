@@ -22,7 +22,6 @@ import xarray as xr
 from tqdm import tqdm
 
 from .errors import ConfigError, InputDataError
-from .identity import check_paper_model
 from .models import (
     ActivationExtractor,
     ModelSpec,
@@ -31,6 +30,7 @@ from .models import (
     read_manifest,
 )
 from .ncstream import ShardedNetCDFWriter
+from .paper_architectures import check_paper_model
 from .pixels import PixelBatches, check_pixel_cache, pixel_loader, recipe_from_transform
 from .probe import ProbeDataset, load_index, load_index_meta
 from .provenance import provenance_json, sha256_file, sha256_json

@@ -39,7 +39,7 @@ import pandas as pd
 
 from .categories import CATEGORIES
 from .errors import InputDataError
-from .storage import rerun_fix
+from .io_errors import rerun_fix
 
 log = logging.getLogger(__name__)
 

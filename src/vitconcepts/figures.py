@@ -37,7 +37,7 @@ from PIL import Image
 from vitconcepts import style
 from vitconcepts.analysis import finetuning_category_shares, finetuning_concepts_per_layer
 from vitconcepts.errors import ConfigError, InputDataError
-from vitconcepts.storage import rerun_fix
+from vitconcepts.io_errors import rerun_fix
 
 __all__ = [
     "plot_appendix",

@@ -598,7 +598,7 @@ def _method_and_params(method: str, params: dict[str, Any] | None) -> tuple[Call
 def _read_layer(activations_nc: str | Path, layer: str) -> np.ndarray:
     """One layer as float32 ``[sample, unit]`` without padding (``activations.read_layer``)."""
     from .activations import read_layer
-    from .storage import unreadable
+    from .io_errors import unreadable
 
     try:
         return np.asarray(read_layer(activations_nc, layer), dtype=np.float32)
@@ -640,7 +640,7 @@ def _load_inputs(
     """Validate the inputs against each other; return layers, n_units, sample coord,
     image embeddings, concept embeddings and concepts."""
     from .concepts import read_concepts
-    from .storage import open_netcdf, require_finite, unreadable
+    from .io_errors import open_netcdf, require_finite, unreadable
 
     for path in (activations_nc, image_emb_nc, concept_emb_nc, concepts_txt):
         if not Path(path).is_file():
@@ -741,9 +741,9 @@ def label_units(
     """
     import pandas as pd
 
+    from .io_errors import require_finite
     from .ncstream import ShardedNetCDFWriter
     from .provenance import provenance_json, sha256_file, sha256_json, write_sidecar
-    from .storage import require_finite
 
     fn, params = _method_and_params(method, params)
     if threads:

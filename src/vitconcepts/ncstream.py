@@ -76,7 +76,7 @@ from typing import Any
 import netCDF4
 import numpy as np
 
-from .storage import fsync_path, storage_error, write_text_durably
+from .io_errors import fsync_path, storage_error, write_text_durably
 
 #: netCDF4's HDF5 library is not thread-safe and netCDF4 releases the GIL: every netCDF call
 #: that can overlap another thread's (the activation writer thread, a pixel cache read in the

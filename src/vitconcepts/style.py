@@ -168,7 +168,7 @@ _WATERMARK: str | None = None
 def set_watermark(text: str | None) -> None:
     """Stamp ``text`` on every figure :func:`save_figure` writes from now on (None: stop).
 
-    ``vitconcepts.logs.rule_log`` sets it for runs whose labels come from a random CLIP
+    ``vitconcepts.rule_job.rule_log`` sets it for runs whose labels come from a random CLIP
     scorer, so no such figure can be mistaken for a result.
     """
     global _WATERMARK

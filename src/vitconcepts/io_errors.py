@@ -1,4 +1,5 @@
-"""Disk-level helpers: clear messages for I/O faults, and the rule that wrote a file.
+"""I/O errors as messages: clear paragraphs for disk faults and unreadable files, naming
+the rule that wrote a file (and the durable writes that keep such faults from corrupting it).
 
 * :func:`storage_error` turns an exception raised while writing ``path`` (``OSError`` with an
   errno, or netCDF4's errno-less ``RuntimeError: NetCDF: HDF error``, or its ``PermissionError``

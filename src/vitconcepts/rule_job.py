@@ -1,8 +1,10 @@
-"""Logging for rule scripts: everything a job prints goes to its Snakemake log file.
+"""Running a rule's job: its log, its errors as one paragraph, and its provenance sidecars.
+
+Everything a job prints goes to its Snakemake log file.
 
 Usage in a rule script::
 
-    from vitconcepts.logs import rule_log
+    from vitconcepts.rule_job import rule_log
 
     with rule_log(snakemake):
         dump_activations(...)
@@ -38,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputDataError, VitconceptsError
+from .io_errors import is_disk_full, producing_rule, storage_error, unreadable
 from .provenance import sha256_file, write_sidecar
-from .storage import is_disk_full, producing_rule, storage_error, unreadable
 
 HASH_LIMIT = 256 * 1024 * 1024
 LABEL_RULES = ("label_units", "fetch_published_labels")
