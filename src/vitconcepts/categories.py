@@ -55,6 +55,7 @@ from typing import Any
 
 import pandas as pd
 
+from .concepts import read_concepts
 from .errors import ConfigError, InputDataError
 
 #: Category names exactly as in the authors' curated map, in its order.
@@ -381,21 +382,6 @@ def load_curated(curated_json: str | Path) -> dict[str, str]:
                 )
             mapping[word] = category
     return mapping
-
-
-def read_concepts(concepts_txt: str | Path) -> list[str]:
-    """Concepts of a concept set file, one per line, blank lines dropped, duplicates kept once."""
-    path = Path(concepts_txt)
-    if not path.is_file():
-        raise InputDataError(
-            f"Concept set {path} does not exist.", "Run the concept_set rule for it first."
-        )
-    seen: dict[str, None] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        word = line.strip()
-        if word:
-            seen.setdefault(word, None)
-    return list(seen)
 
 
 def _automatic(automatic: str | None) -> WordNetCategoriser | None:
