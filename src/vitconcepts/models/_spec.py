@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..constants import MODEL_SOURCES
+from ..constants import MODEL_SOURCES, SCHEMA_PATH
 from ..errors import ConfigError
 
 ARCHS = ("vit", "cnn")
@@ -50,11 +50,11 @@ def model_entry_keys() -> tuple[str, ...] | None:
     None when the schema is not at hand (an installed package outside a checkout): the
     Snakefile's schema walk has then already checked the keys.
     """
-    from ..config import load_schema
-
-    schema = load_schema()
-    if schema is None:
+    if not SCHEMA_PATH.is_file():
         return None
+    import yaml
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
     entry = schema["properties"]["models"]["additionalProperties"]
     return tuple(entry["properties"])
 
