@@ -25,8 +25,6 @@ from typing import Any
 
 from .errors import ConfigError, InputDataError
 
-KINDS = ("url", "file", "wordfreq", "labels")
-
 
 def normalise_concepts(lines: Iterable[str]) -> list[str]:
     """Strip each line, drop empty ones and duplicates (first occurrence kept, order kept)."""
@@ -93,6 +91,102 @@ def _key(entry: Mapping[str, Any], field: str, out_txt: str | Path | None = None
     return f"concept_sets.{name}.{field}"
 
 
+def _from_url(entry: Mapping[str, Any], out: Path, label_csvs: Any) -> list[str]:
+    url, sha256 = entry.get("url"), entry.get("sha256")
+    if not url:
+        raise ConfigError(f"{_key(entry, 'url', out)} is missing.", "give the list's URL.")
+    from .download import fetch_url
+
+    raw = Path(str(out) + ".download")
+    fetch_url(str(url), raw, sha256=sha256)
+    concepts = read_concepts(raw)
+    raw.unlink(missing_ok=True)
+    return concepts
+
+
+def _from_file(entry: Mapping[str, Any], out: Path, label_csvs: Any) -> list[str]:
+    path = entry.get("path")
+    if not path:
+        raise ConfigError(
+            f"{_key(entry, 'path', out)} is missing.",
+            "give the path of a text file with one concept per line.",
+        )
+    path = Path(str(path)).expanduser()
+    if not path.is_file():
+        raise InputDataError(
+            f"{_key(entry, 'path', out)} points to {path}, which is not a readable file.",
+            "fix the path in the config (one concept per line, UTF-8).",
+        )
+    try:
+        concepts = normalise_concepts(path.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputDataError(
+            f"{_key(entry, 'path', out)}: cannot read {path} as UTF-8 text ({error}).",
+            "give a UTF-8 text file with one concept per line.",
+        ) from error
+    if not concepts:
+        raise InputDataError(
+            f"{_key(entry, 'path', out)}: {path} holds no concepts (only empty lines).",
+            "give a text file with one concept per line.",
+        )
+    return concepts
+
+
+def _from_wordfreq(entry: Mapping[str, Any], out: Path, label_csvs: Any) -> list[str]:
+    n = int(entry.get("n", 20000))
+    lang = str(entry.get("lang", "en"))
+    min_length = int(entry.get("min_length", 2))
+    if n < 1:
+        raise ConfigError(f"{_key(entry, 'n', out)} is {n}.", "set it to a positive integer.")
+    try:
+        concepts = wordfreq_concepts(n, lang, min_length)
+    except (LookupError, ValueError) as error:
+        raise ConfigError(
+            f"{_key(entry, 'lang', out)}={lang!r} is not available in wordfreq ({error}).",
+            "use a language code wordfreq supports, e.g. 'en'.",
+        ) from error
+    if len(concepts) < n:
+        raise ConfigError(
+            f"wordfreq has only {len(concepts)} alphabetic {lang!r} words of length >= "
+            f"{min_length}, fewer than {_key(entry, 'n', out)}={n}.",
+            "lower n or min_length.",
+        )
+    return concepts
+
+
+def _from_labels(
+    entry: Mapping[str, Any], out: Path, label_csvs: Sequence[str | Path] | None
+) -> list[str]:
+    import pandas as pd
+
+    if not label_csvs:
+        raise ConfigError(
+            f"{_key(entry, 'kind', out)} is 'labels' but no label CSVs were given.",
+            "use kind labels only with labels_source: published or computed labels.",
+        )
+    descriptions: list[str] = []
+    for csv in label_csvs:
+        try:
+            frame = pd.read_csv(csv, usecols=["description"], keep_default_na=False)
+        except (OSError, ValueError) as error:
+            raise InputDataError(
+                f"Cannot read the description column of {csv}: {error}.",
+                "regenerate or re-fetch that label file.",
+            ) from error
+        descriptions.extend(frame["description"].astype(str))
+    return normalise_concepts(descriptions)
+
+
+_BUILDERS = {
+    "url": _from_url,
+    "file": _from_file,
+    "wordfreq": _from_wordfreq,
+    "labels": _from_labels,
+}
+
+KINDS = tuple(_BUILDERS)
+
+
 def build_concept_set(
     entry: Mapping[str, Any], out_txt: str | Path, label_csvs: Sequence[str | Path] | None = None
 ) -> Path:
@@ -108,77 +202,4 @@ def build_concept_set(
             f"{_key(entry, 'kind', out)} is {kind!r}; allowed kinds are {', '.join(KINDS)}.",
             "set the concept set's kind in the config.",
         )
-    if kind == "url":
-        url, sha256 = entry.get("url"), entry.get("sha256")
-        if not url:
-            raise ConfigError(f"{_key(entry, 'url', out)} is missing.", "give the list's URL.")
-        from .download import fetch_url
-
-        raw = Path(str(out) + ".download")
-        fetch_url(str(url), raw, sha256=sha256)
-        concepts = read_concepts(raw)
-        raw.unlink(missing_ok=True)
-    elif kind == "file":
-        path = entry.get("path")
-        if not path:
-            raise ConfigError(
-                f"{_key(entry, 'path', out)} is missing.",
-                "give the path of a text file with one concept per line.",
-            )
-        path = Path(str(path)).expanduser()
-        if not path.is_file():
-            raise InputDataError(
-                f"{_key(entry, 'path', out)} points to {path}, which is not a readable file.",
-                "fix the path in the config (one concept per line, UTF-8).",
-            )
-        try:
-            concepts = normalise_concepts(path.read_text(encoding="utf-8").splitlines())
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputDataError(
-                f"{_key(entry, 'path', out)}: cannot read {path} as UTF-8 text ({error}).",
-                "give a UTF-8 text file with one concept per line.",
-            ) from error
-        if not concepts:
-            raise InputDataError(
-                f"{_key(entry, 'path', out)}: {path} holds no concepts (only empty lines).",
-                "give a text file with one concept per line.",
-            )
-    elif kind == "wordfreq":
-        n = int(entry.get("n", 20000))
-        lang = str(entry.get("lang", "en"))
-        min_length = int(entry.get("min_length", 2))
-        if n < 1:
-            raise ConfigError(f"{_key(entry, 'n', out)} is {n}.", "set it to a positive integer.")
-        try:
-            concepts = wordfreq_concepts(n, lang, min_length)
-        except (LookupError, ValueError) as error:
-            raise ConfigError(
-                f"{_key(entry, 'lang', out)}={lang!r} is not available in wordfreq ({error}).",
-                "use a language code wordfreq supports, e.g. 'en'.",
-            ) from error
-        if len(concepts) < n:
-            raise ConfigError(
-                f"wordfreq has only {len(concepts)} alphabetic {lang!r} words of length >= "
-                f"{min_length}, fewer than {_key(entry, 'n', out)}={n}.",
-                "lower n or min_length.",
-            )
-    else:  # labels
-        import pandas as pd
-
-        if not label_csvs:
-            raise ConfigError(
-                f"{_key(entry, 'kind', out)} is 'labels' but no label CSVs were given.",
-                "use kind labels only with labels_source: published or computed labels.",
-            )
-        descriptions: list[str] = []
-        for csv in label_csvs:
-            try:
-                frame = pd.read_csv(csv, usecols=["description"], keep_default_na=False)
-            except (OSError, ValueError) as error:
-                raise InputDataError(
-                    f"Cannot read the description column of {csv}: {error}.",
-                    "regenerate or re-fetch that label file.",
-                ) from error
-            descriptions.extend(frame["description"].astype(str))
-        concepts = normalise_concepts(descriptions)
-    return _write_lines(concepts, out)
+    return _write_lines(_BUILDERS[kind](entry, out, label_csvs), out)
