@@ -1,4 +1,4 @@
-"""Tests of vitconcepts.analysis: concepts per layer, category shares, score summaries."""
+"""Tests of vitconcepts.analysis: concepts per layer, category shares, finetuning means."""
 
 from __future__ import annotations
 
@@ -13,10 +13,7 @@ from vitconcepts.analysis import (
     category_shares,
     concepts_per_layer,
     layer_category_shares,
-    layer_groups,
     load_labels,
-    score_arrays,
-    score_summary,
 )
 from vitconcepts.categories import CATEGORIES, categorise_concepts
 from vitconcepts.errors import InputDataError
@@ -250,26 +247,6 @@ def test_load_labels_errors(tmp_path: Path) -> None:
     pd.DataFrame({"layer": ["l0"], "unit": [0]}).to_csv(path, index=False)
     with pytest.raises(InputDataError, match="lacks column"):
         load_labels(path)
-
-
-def test_layer_groups() -> None:
-    assert layer_groups(12) == ["early"] * 4 + ["middle"] * 4 + ["late"] * 4
-    assert layer_groups(5) == ["early"] * 2 + ["middle"] * 2 + ["late"]
-    assert layer_groups(2) == ["early", "middle"]
-
-
-def test_score_summary_and_arrays(tmp_path: Path) -> None:
-    rows = [(f"l{i}", u, "w", 0.1 * i + 0.01 * u) for i in range(6) for u in range(2)]
-    csv = write_labels(tmp_path / "m.csv", rows)
-    arrays = score_arrays({"m": csv})
-    assert arrays["m"].shape == (12,)
-    out = tmp_path / "summary.csv"
-    table = score_summary({"m": csv}, out)
-    assert table["group"].tolist() == ["early", "middle", "late"]
-    assert table["layers"].tolist() == ["0-1", "2-3", "4-5"]
-    assert table["n_units"].tolist() == [4, 4, 4]
-    assert table.loc[0, "mean"] == pytest.approx(np.mean([0.0, 0.01, 0.1, 0.11]))
-    assert out.is_file()
 
 
 # --- finetuning means (paper Figs. 7 and 8) -------------------------------------------------

@@ -15,7 +15,6 @@ from vitconcepts.complexity import (
     compression_complexity,
     edge_complexity,
     image_complexity,
-    parse_images,
     score_images,
 )
 from vitconcepts.errors import ConfigError, InputDataError
@@ -69,12 +68,6 @@ def test_same_value_from_path(tmp_path: Path, images: dict[str, Image.Image]) ->
     path = tmp_path / "photo.png"
     images["photo"].save(path)
     assert compression_complexity(path) == compression_complexity(images["photo"])
-
-
-def test_parse_images() -> None:
-    assert parse_images("[72237 75859 27664 72329  2480]") == [72237, 75859, 27664, 72329, 2480]
-    assert parse_images("[1, 2,3]") == [1, 2, 3]
-    assert parse_images("[]") == []
 
 
 def test_image_complexity_means_and_cache(

@@ -10,12 +10,10 @@ from workflow_copy import (
     label_targets,
     reference_run,
     run_snakemake,
-    workflow_exists,
 )
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not workflow_exists(), reason="no Snakefile/.test/config.yaml yet"),
 ]
 
 

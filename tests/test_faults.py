@@ -18,7 +18,6 @@ from workflow_copy import (
     read_completed,
     run_snakemake,
     snakemake_env,
-    workflow_exists,
 )
 
 from vitconcepts.analysis import concepts_per_layer, load_labels
@@ -124,7 +123,6 @@ def test_label_csv_written_by_label_units_passes_the_checks(tmp_path):
     assert pd.read_csv(csv)["unit"].tolist()[:3] == [0, 1, 2]
 
 
-@pytest.mark.skipif(not workflow_exists(), reason="no Snakefile/.test/config.yaml yet")
 def test_rule_job_imports_the_checkouts_library(tmp_path):
     """A decoy `vitconcepts` ahead of the checkout on the path (as another checkout's
     editable install in a shared venv would be) is not what a rule job runs."""
@@ -182,7 +180,6 @@ def _fill(directory):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not workflow_exists(), reason="no Snakefile/.test/config.yaml yet")
 def test_disk_full_during_embed_images_then_rerun(tmp_path, small_tmpfs):
     """results/ on a real tmpfs that fills up after embed_images' first shard: the job fails
     (exit non-zero) naming ENOSPC, the full mount and the file; a dump started on the still

@@ -18,7 +18,6 @@ from workflow_copy import (
     copy_workflow,
     run_snakemake,
     snakemake_env,
-    workflow_exists,
 )
 
 DEFAULT = ROOT / "profiles" / "default"
@@ -183,7 +182,6 @@ def test_slurm_profile_without_env_runs(tmp_path):
     assert not any("gpu_part" in v or "a100" in v for v in seen.values())
 
 
-@pytest.mark.skipif(not workflow_exists(), reason="no Snakefile/.test/config.yaml yet")
 @pytest.mark.parametrize("profile", ["default", "slurm"])
 def test_real_workflow_dry_run_with_profile(tmp_path, profile):
     """`snakemake -n` of the tiny config accepts each profile (slurm: plugin settings and

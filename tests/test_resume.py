@@ -23,12 +23,10 @@ from workflow_copy import (
     run_snakemake,
     start_snakemake,
     tiny_config,
-    workflow_exists,
 )
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not workflow_exists(), reason="no Snakefile/.test/config.yaml yet"),
 ]
 
 # "resuming <path> at sample 16 of 64" / "resuming <path>: 1 of 2 layers already labelled"

@@ -30,7 +30,6 @@ from workflow_copy import (
     copy_workflow,
     run_snakemake,
     snakemake_env,
-    workflow_exists,
 )
 
 pytestmark = [
@@ -228,7 +227,6 @@ def _mem_caps(cap_mb: int) -> list[str]:
     return caps
 
 
-@pytest.mark.skipif(not workflow_exists(), reason="no Snakefile/.test/config.yaml yet")
 def test_tiny_workflow_through_sbatch_equals_local(slurm, tmp_path):
     local = copy_workflow(tmp_path / "local")
     cluster = copy_workflow(tmp_path / "slurm")

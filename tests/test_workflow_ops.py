@@ -14,12 +14,10 @@ from workflow_copy import (
     reference_run,
     run_snakemake,
     tiny_config,
-    workflow_exists,
 )
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not workflow_exists(), reason="no Snakefile/.test/config.yaml yet"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Layer-wise analysis of per-unit labels: concepts per layer, category shares, score summaries.
+"""Layer-wise analysis of per-unit labels: concepts per layer, category shares, finetuning means.
 
 Definitions (checked against the authors' ``final_figures.ipynb`` in teresa-sc/concepts_in_ViTs
 where stated):
@@ -24,8 +24,8 @@ where stated):
   vit, dinov2, clip) or of their copies finetuned on that dataset are averaged with
   ``numpy.mean`` in that model order.
 
-Descriptions are read as plain strings (``keep_default_na=False``) so that concepts such as
-``"null"`` or ``"na"`` stay words instead of becoming NaN.
+Label files are read and validated by :func:`vitconcepts.formats.read_labels` (descriptions as
+plain strings, so that concepts such as ``"null"`` or ``"na"`` stay words).
 """
 
 from __future__ import annotations
@@ -39,106 +39,31 @@ import pandas as pd
 
 from .categories import CATEGORIES
 from .errors import InputDataError
-from .io_errors import rerun_fix
+from .formats import LABEL_COLUMNS, REQUIRED_COLUMNS, check_labels, read_labels
+
+__all__ = [
+    "LABEL_COLUMNS",
+    "MISSING_POLICIES",
+    "REQUIRED_COLUMNS",
+    "category_shares",
+    "check_labels",
+    "concepts_per_layer",
+    "count_concepts",
+    "finetuning_category_shares",
+    "finetuning_concepts_per_layer",
+    "layer_category_shares",
+    "load_categories",
+    "load_labels",
+]
 
 log = logging.getLogger(__name__)
 
-LABEL_COLUMNS = ("layer", "unit", "description", "similarity", "images")
-REQUIRED_COLUMNS = ("layer", "unit", "description", "similarity")
 MISSING_POLICIES = ("unknown", "exclude", "ignore")
-GROUPS = ("early", "middle", "late")
 
 PathLike = str | Path
 
-
-def load_labels(csv: PathLike) -> pd.DataFrame:
-    """Read a per-unit label CSV and add ``layer_index`` (0-based, network order).
-
-    Network order is the order in which each ``layer`` value first appears in the file.
-    Raises :class:`InputDataError` naming the file when it is missing, lacks a column, or
-    holds values no labelling could have written (see :func:`check_labels`).
-    """
-    path = Path(csv)
-    if not path.is_file():
-        raise InputDataError(
-            f"Label file {path} does not exist.",
-            "Run the labeling step for this model, or set labels_source: published.",
-        )
-    try:
-        frame = pd.read_csv(
-            path,
-            dtype={"layer": str, "description": str, "images": str},
-            keep_default_na=False,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputDataError(
-            f"Label file {path} is not a readable CSV ({error}).", rerun_fix(path)
-        ) from error
-    frame = check_labels(frame, path)
-    codes, _ = pd.factorize(frame["layer"], sort=False)
-    frame["layer_index"] = codes.astype(int)
-    return frame
-
-
-def check_labels(frame: pd.DataFrame, path: PathLike) -> pd.DataFrame:
-    """Validate a label table read from ``path``; return it with numeric ``unit`` (int) and
-    ``similarity`` (float) columns.
-
-    Rules (every computed and published label file satisfies them): the columns
-    :data:`REQUIRED_COLUMNS`; ``similarity`` a finite number; ``unit`` an integer; and in
-    each layer the units are exactly ``0 .. n-1``, each once (a repeated or out-of-range
-    unit would turn into a wrong layer width, e.g. "768--769 units"). Raises
-    :class:`InputDataError` naming the file, the first bad row and the rule that wrote it.
-    """
-    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
-    if missing:
-        raise InputDataError(
-            f"Label file {path} lacks column(s) {missing}; found {list(frame.columns)}. "
-            "Label CSVs need the columns layer, unit, description, similarity, images.",
-            rerun_fix(path),
-        )
-    if frame.empty:
-        raise InputDataError(f"Label file {path} has no rows.", rerun_fix(path))
-
-    def bad(rows: np.ndarray, column: str, rule: str) -> None:
-        first = int(np.flatnonzero(rows)[0])
-        raise InputDataError(
-            f"Label file {path}: {int(rows.sum())} row(s) have {rule}, first line "
-            f"{first + 2} ({column}={frame[column].iloc[first]!r}).",
-            rerun_fix(path),
-        )
-
-    frame = frame.copy()
-    raw = frame["similarity"]
-    similarity = pd.to_numeric(raw, errors="coerce").astype(float)
-    spelled_nan = (
-        raw.astype(str).str.strip().str.lower().isin(["", "nan", "-nan", "+nan", "none", "null"])
-    )
-    text = (similarity.isna() & raw.notna() & ~spelled_nan).to_numpy(dtype=bool)
-    if text.any():
-        bad(text, "similarity", "a similarity that is not a number")
-    if not np.isfinite(similarity.to_numpy()).all():
-        bad(~np.isfinite(similarity.to_numpy()), "similarity", "a NaN/inf or empty similarity")
-    unit = pd.to_numeric(frame["unit"], errors="coerce")
-    integral = unit.notna().to_numpy() & (unit.fillna(0) % 1 == 0).to_numpy()
-    if not integral.all():
-        bad(~integral, "unit", "a unit that is not an integer")
-    frame["similarity"] = similarity
-    frame["unit"] = unit.astype(np.int64)
-    if (frame["layer"].astype(str).str.strip() == "").any():
-        bad((frame["layer"].astype(str).str.strip() == "").to_numpy(), "layer", "no layer")
-    for layer, units in frame.groupby("layer", sort=False)["unit"]:
-        values = np.sort(units.to_numpy())
-        if not np.array_equal(values, np.arange(len(values))):
-            duplicates = sorted(set(values[1:][np.diff(values) == 0].tolist()))
-            outside = sorted(set(values[(values < 0) | (values >= len(values))].tolist()))
-            raise InputDataError(
-                f"Label file {path}: layer {layer!r} has {len(values)} rows but its units are "
-                f"not 0..{len(values) - 1} each once (repeated: {duplicates[:5]}, out of "
-                f"range: {outside[:5]}).",
-                rerun_fix(path),
-            )
-    return frame
+#: The label-CSV reader (``vitconcepts.formats.read_labels``) under the name callers know.
+load_labels = read_labels
 
 
 def _layers(frame: pd.DataFrame):
@@ -174,7 +99,7 @@ def concepts_per_layer(
     """
     rows = []
     for model, csv in label_csvs.items():
-        for layer, n_concepts in enumerate(count_concepts(load_labels(csv))):
+        for layer, n_concepts in enumerate(count_concepts(read_labels(csv))):
             rows.append((model, layer, n_concepts))
     table = pd.DataFrame(rows, columns=["model", "layer", "n_concepts"])
     return _write(table, out_csv)
@@ -264,7 +189,7 @@ def category_shares(
     mapping = load_categories(categories_csv)
     rows = []
     for model, csv in label_csvs.items():
-        frame = load_labels(csv)
+        frame = read_labels(csv)
         absent = sorted(set(frame["description"]) - set(mapping))
         if absent:
             log.info(
@@ -280,66 +205,6 @@ def category_shares(
                 rows.append((model, layer, category, share))
     table = pd.DataFrame(rows, columns=["model", "layer", "category", "share"])
     return _write(table, out_csv)
-
-
-def score_arrays(label_csvs: Mapping[str, PathLike]) -> dict[str, np.ndarray]:
-    """Every unit's similarity score per model (for histograms), in file order."""
-    return {
-        model: load_labels(csv)["similarity"].to_numpy(dtype=float)
-        for model, csv in label_csvs.items()
-    }
-
-
-def layer_groups(n_layers: int) -> list[str]:
-    """Label each of ``n_layers`` layers ``early``, ``middle`` or ``late`` (thirds, in order).
-
-    Layers are split into three contiguous groups as evenly as possible, earlier groups taking
-    the remainder (12 layers -> 4/4/4, 5 layers -> 2/2/1). Fewer than 3 layers use the first
-    groups only.
-    """
-    if n_layers < 0:
-        raise ValueError("n_layers must be >= 0")
-    labels: list[str] = []
-    for group, chunk in zip(GROUPS, np.array_split(np.arange(n_layers), 3), strict=True):
-        labels += [group] * len(chunk)
-    return labels
-
-
-def score_summary(
-    label_csvs: Mapping[str, PathLike], out_csv: PathLike | None = None
-) -> pd.DataFrame:
-    """Similarity statistics per model and early/middle/late layer group.
-
-    Columns ``model, group, layers, n_units, mean, median, std, min, max`` (``layers`` is the
-    inclusive 0-based index range, e.g. ``"0-3"``; ``std`` is the sample standard deviation).
-    """
-    rows = []
-    for model, csv in label_csvs.items():
-        frame = load_labels(csv)
-        n_layers = int(frame["layer_index"].max()) + 1 if len(frame) else 0
-        groups = np.array(layer_groups(n_layers))
-        frame["group"] = groups[frame["layer_index"].to_numpy()] if n_layers else []
-        for group in GROUPS:
-            units = frame[frame["group"] == group]
-            if units.empty:
-                continue
-            indices = np.flatnonzero(groups == group)
-            scores = units["similarity"]
-            rows.append(
-                (
-                    model,
-                    group,
-                    f"{indices[0]}-{indices[-1]}",
-                    len(units),
-                    float(scores.mean()),
-                    float(scores.median()),
-                    float(scores.std()),
-                    float(scores.min()),
-                    float(scores.max()),
-                )
-            )
-    columns = ["model", "group", "layers", "n_units", "mean", "median", "std", "min", "max"]
-    return _write(pd.DataFrame(rows, columns=columns), out_csv)
 
 
 def _condition_mean(

@@ -30,7 +30,6 @@ Example (``my_ic.py``)::
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -39,8 +38,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from .analysis import load_labels
 from .errors import ConfigError, InputDataError
+from .formats import parse_images, read_labels, read_probe_index
 
 SIZE = 224
 LEARNED_NEEDS_SCORER = (
@@ -103,27 +102,9 @@ _MEASURE_FUNCTIONS: dict[str, Callable[[PathLike], float]] = {
 }
 
 
-def parse_images(cell: str) -> list[int]:
-    """Sample indices from an ``images`` cell such as ``"[72237 75859 27664 72329  2480]"``."""
-    text = str(cell).strip()
-    if not text or text in ("[]", "nan"):
-        return []
-    return [int(token) for token in re.split(r"[\s,]+", text.strip("[]() ")) if token]
-
-
 def _read_index(index_csv: PathLike) -> dict[int, str]:
-    path = Path(index_csv)
-    if not path.is_file():
-        raise InputDataError(
-            f"Probe index {path} does not exist.", "Run prepare_probe for this probe first."
-        )
-    index = pd.read_csv(path, dtype={"path": str}, keep_default_na=False)
-    for column in ("sample", "path"):
-        if column not in index.columns:
-            raise InputDataError(
-                f"Probe index {path} lacks column {column!r}.",
-                "Probe indexes have the columns sample, sample_id, path, part.",
-            )
+    """``{sample: path}`` of a probe index."""
+    index = read_probe_index(index_csv)
     return dict(zip(index["sample"].astype(int), index["path"], strict=True))
 
 
@@ -303,13 +284,7 @@ def image_complexity(
     """
     if measure not in MEASURES:
         raise ConfigError(f"complexity.measure is {measure!r}.", f"Use one of {list(MEASURES)}.")
-    frames = {model: load_labels(csv) for model, csv in label_csvs.items()}
-    for model, frame in frames.items():
-        if "images" not in frame.columns:
-            raise InputDataError(
-                f"Label file {label_csvs[model]} has no 'images' column.",
-                "Image complexity needs the top-activating images of each unit.",
-            )
+    frames = {model: read_labels(csv) for model, csv in label_csvs.items()}
     layer_images = {model: list(_layer_images(frame)) for model, frame in frames.items()}
     needed = sorted({s for layers in layer_images.values() for _, ss in layers for s in ss})
     index = _read_index(index_csv)

@@ -1,0 +1,52 @@
+"""The project's file formats: one reader and one writer each.
+
+==================  =============================================  ==============================
+file                reader                                         writer
+==================  =============================================  ==============================
+label CSV           :func:`read_labels` (:func:`check_labels`)     :func:`write_labels`
+``images`` cell     :func:`parse_images`                           :func:`format_images`
+probe index CSV     :func:`read_probe_index`                       :func:`write_probe_index`
+top-k file          :func:`read_topk`                              :func:`topk_writer` +
+                                                                   :func:`write_topk_layer`
+activation file     :func:`read_layer`, :func:`read_activation_layout`  (``dump_activations``)
+==================  =============================================  ==============================
+
+This package imports numpy, pandas, xarray and netCDF4 only (plus the project's error and
+NetCDF-streaming helpers): never torch and never a pipeline stage, so every stage can use it.
+"""
+
+from ._activations import ActivationLayout, read_activation_layout, read_layer
+from ._labels import (
+    IMAGES_EXAMPLE,
+    LABEL_COLUMNS,
+    REQUIRED_COLUMNS,
+    check_labels,
+    format_images,
+    parse_images,
+    read_labels,
+    write_labels,
+)
+from ._probe_index import INDEX_COLUMNS, read_probe_index, write_probe_index
+from ._topk import TOPK_VARIABLES, TopK, read_topk, topk_writer, write_topk_layer
+
+__all__ = [
+    "IMAGES_EXAMPLE",
+    "INDEX_COLUMNS",
+    "LABEL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "TOPK_VARIABLES",
+    "ActivationLayout",
+    "TopK",
+    "check_labels",
+    "format_images",
+    "parse_images",
+    "read_activation_layout",
+    "read_labels",
+    "read_layer",
+    "read_probe_index",
+    "read_topk",
+    "topk_writer",
+    "write_labels",
+    "write_probe_index",
+    "write_topk_layer",
+]
