@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .constants import RANDOM_SCORER_NOTE
 from .errors import ConfigError, InputDataError
 
 MODEL_SOURCES = ("timm", "transformers")

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ncstream import ShardedNetCDFWriter
 from ..io_errors import open_netcdf
+from ..ncstream import ShardedNetCDFWriter
 
 PathLike = str | Path
 
