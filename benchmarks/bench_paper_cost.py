@@ -72,8 +72,9 @@ def main() -> None:
 
     import torch
 
-    from vitconcepts.activations import dump_activations, resolve_device
+    from vitconcepts.activations import dump_activations
     from vitconcepts.clip import download_clip, embed_concepts, embed_images
+    from vitconcepts.device import resolve_device
     from vitconcepts.labeling import soft_wpmi
     from vitconcepts.models import resolve_model_spec
 

@@ -411,7 +411,7 @@ def device_name(device) -> str:
 def run_direct(args) -> dict:
     import torch
 
-    from vitconcepts.activations import resolve_device
+    from vitconcepts.device import resolve_device
 
     device = resolve_device(args.device)
     print(f"device: {device_name(device)}; torch {torch.__version__}", flush=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vitconcepts.activations import resolve_device
+from vitconcepts.device import resolve_device
 from vitconcepts.labeling import EmbeddingSimilarity, log_memory_plan, memory_plan, soft_wpmi
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -27,6 +27,29 @@ def test_memory_plan_at_paper_size_fits_its_budget(capsys):
 def test_auto_device_falls_back_to_cpu_without_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("device", ["auto", "", None])
+def test_auto_empty_and_none_all_mean_cuda_when_available(monkeypatch, device):
+    """One rule for every step: an empty ``device:`` is ``auto``, not an error."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device(device) == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device(device) == torch.device("cpu")
+
+
+def test_named_devices_are_taken_as_given(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_every_step_resolves_devices_through_the_one_function():
+    from vitconcepts import activations, clip, device, labeling
+
+    assert labeling.resolve_device is device.resolve_device
+    assert activations.resolve_device is device.resolve_device
+    assert clip.resolve_device is device.resolve_device
 
 
 def _random(n: int, c: int, u: int, device: str):

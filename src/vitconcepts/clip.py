@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,82 +31,33 @@ from typing import Any
 import numpy as np
 import torch
 
+from .clip_spec import embedding_dim, model_name, pretrained_tag, tag_cfg
+from .concepts import read_concepts
+from .device import resolve_device
 from .errors import ConfigError, InputDataError
+from .image_batches import ImageBatches
+from .ncstream import ShardedNetCDFWriter
+from .pixels import clip_recipe
+from .probe import load_index, load_index_meta
+from .provenance import provenance_json, sha256_file, sha256_json
+from .shard_loop import sample_coords, write_batches
+
+__all__ = [
+    "clip_recipe",
+    "download_clip",
+    "embed_concepts",
+    "embed_images",
+    "embedding_dim",
+    "load_clip",
+    "model_name",
+    "resolve_device",
+]
 
 OPEN_CLIP_WEIGHT_NAMES = (
     "open_clip_model.safetensors",
     "open_clip_pytorch_model.bin",
 )
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
-
-
-# --------------------------------------------------------------------------------------------
-# model identity
-# --------------------------------------------------------------------------------------------
-
-
-def model_name(clip_entry: Mapping[str, Any]) -> str:
-    """The open_clip model name of an entry; a config-dict ``arch`` is registered first."""
-    import open_clip
-
-    arch = clip_entry.get("arch")
-    if isinstance(arch, Mapping):
-        if not all(k in arch for k in ("embed_dim", "vision_cfg", "text_cfg")):
-            raise ConfigError(
-                "The `arch` of a clip_models entry is a dict but lacks embed_dim, vision_cfg or "
-                "text_cfg.",
-                "set `arch:` of that entry under `clip_models:` in your config file to an "
-                "open_clip model name (e.g. ViT-B-16) or a full open_clip model config.",
-            )
-        from .provenance import sha256_json
-
-        name = f"vitconcepts-{sha256_json(dict(arch))[:16]}"
-        if open_clip.get_model_config(name) is None:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / f"{name}.json"
-                path.write_text(json.dumps(dict(arch)))
-                open_clip.add_model_config(path)
-        return name
-    if not isinstance(arch, str) or not arch:
-        raise ConfigError(
-            f"The `arch` of a clip_models entry is {arch!r}.",
-            "set `arch:` of that entry under `clip_models:` in your config file to an "
-            "open_clip model name such as ViT-B-16.",
-        )
-    name = arch.replace("/", "-")
-    if open_clip.get_model_config(name) is None:
-        raise ConfigError(
-            f"The `arch` {arch!r} of a clip_models entry is not an open_clip model.",
-            "set `arch:` of that entry under `clip_models:` in your config file to a name "
-            "from open_clip.list_models(), e.g. ViT-B-16.",
-        )
-    return name
-
-
-def _pretrained_tag(clip_entry: Mapping[str, Any]) -> str | None:
-    """The open_clip tag, or None for an explicit ``pretrained: false`` (random init).
-
-    A missing, null or empty ``pretrained`` is a ConfigError: a scorer must never be random
-    by accident (``vitconcepts.config.check_clip_models`` says the same before any job).
-    """
-    tag = clip_entry.get("pretrained")
-    if tag is False:
-        return None
-    if isinstance(tag, str) and tag.strip():
-        return tag
-    state = "missing" if "pretrained" not in clip_entry else repr(tag)
-    raise ConfigError(
-        f"clip_models.<key>.pretrained is {state} for the CLIP entry with arch "
-        f"{clip_entry.get('arch')!r}: a randomly initialised scorer gives meaningless labels.",
-        "set `pretrained: openai` (or another open_clip tag), or `pretrained: false` for a "
-        "random scorer in tests.",
-    )
-
-
-def _tag_cfg(name: str, tag: str | None) -> dict[str, Any]:
-    import open_clip
-
-    return dict(open_clip.get_pretrained_cfg(name, tag) or {}) if tag else {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,17 +73,16 @@ def download_clip(key: str, clip_entry: Mapping[str, Any], out_dir: str | Path) 
     ``pretrained: false`` entry gets a manifest without files (random init).
     """
     from .download import download_model, fetch_url
-    from .provenance import sha256_file
 
     out_dir = Path(out_dir)
     name = model_name(clip_entry)
-    tag = _pretrained_tag(clip_entry)
+    tag = pretrained_tag(clip_entry)
     if tag is None:
         manifest_path = download_model(
             key, {"source": "timm", "weights": name, "pretrained": False}, out_dir
         )
     else:
-        cfg = _tag_cfg(name, tag)
+        cfg = tag_cfg(name, tag)
         if not cfg:
             import open_clip
 
@@ -212,7 +161,7 @@ def load_clip(
     import open_clip
 
     name = model_name(clip_entry)
-    tag = _pretrained_tag(clip_entry)
+    tag = pretrained_tag(clip_entry)
     manifest_path = Path(manifest)
     weights: Path | None = None
     if tag is not None:
@@ -232,7 +181,7 @@ def load_clip(
                 f"delete its folder (`rm -r {manifest_path.parent}`) and run the same "
                 "snakemake command again (download_clip fetches it anew).",
             )
-    cfg = _tag_cfg(name, tag)
+    cfg = tag_cfg(name, tag)
     kwargs: dict[str, Any] = {}
     if cfg.get("quick_gelu"):
         kwargs["force_quick_gelu"] = True
@@ -268,47 +217,13 @@ def load_clip(
     return model, preprocess, tokenizer
 
 
-def clip_recipe(clip_entry: Mapping[str, Any]):
-    """The pixel-cache recipe (``vitconcepts.pixels.Recipe``) of CLIP's own preprocessing,
-    from the open_clip config alone (no weights); None if it cannot be cached."""
-    import open_clip
-
-    from .pixels import recipe_from_transform
-
-    name = model_name(clip_entry)
-    cfg = _tag_cfg(name, _pretrained_tag(clip_entry))
-    size = open_clip.get_model_config(name)["vision_cfg"].get("image_size", 224)
-    transform = open_clip.image_transform(
-        size,
-        is_train=False,
-        mean=cfg.get("mean"),
-        std=cfg.get("std"),
-        resize_mode=cfg.get("resize_mode"),
-        interpolation=cfg.get("interpolation"),
-    )
-    return recipe_from_transform(transform)
-
-
-def embedding_dim(clip_entry: Mapping[str, Any]) -> int:
-    """Width of the joint embedding space of a CLIP entry."""
-    import open_clip
-
-    return int(open_clip.get_model_config(model_name(clip_entry))["embed_dim"])
-
-
-def _resolve(device: str | torch.device | None) -> torch.device:
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def _identity(clip_entry: Mapping[str, Any], manifest: str | Path) -> dict[str, Any]:
     record: dict[str, Any] = {}
-    if _pretrained_tag(clip_entry) is not None and Path(manifest).is_file():
+    if pretrained_tag(clip_entry) is not None and Path(manifest).is_file():
         record = json.loads(Path(manifest).read_text())
     identity = {
         "arch": clip_entry.get("arch"),
-        "pretrained": _pretrained_tag(clip_entry),
+        "pretrained": pretrained_tag(clip_entry),
         "seed": clip_entry.get("seed", 0),
         "weights_sha256": record.get("weights_sha256"),
     }
@@ -345,17 +260,11 @@ def embed_images(
     batches, streamed to ``<out_nc>.partial`` and resumed from the last finished batch.
     ``num_workers`` (default ``threads - 1``, at most 8) decode images in parallel.
     """
-    from tqdm import tqdm
-
-    from .ncstream import ShardedNetCDFWriter
-    from .probe import ProbeDataset, load_index, load_index_meta
-    from .provenance import provenance_json, sha256_json
-
     if threads:
         torch.set_num_threads(int(threads))
     if num_workers is None:
         num_workers = min(8, max(0, int(threads or 1) - 1))
-    dev = _resolve(device)
+    dev = resolve_device(device)
     index = load_index(index_csv)
     n = len(index)
     sample_ids = index["sample_id"].astype(str).to_numpy()
@@ -369,10 +278,7 @@ def embed_images(
     writer = ShardedNetCDFWriter(
         out_nc,
         dims={"sample": n, "dim": dim},
-        coords={
-            "sample": (("sample",), np.arange(n, dtype=np.int64)),
-            "sample_id": (("sample",), sample_ids.astype(object)),
-        },
+        coords=sample_coords(sample_ids),
         variables={"embedding": (("sample", "dim"), "float32", (min(n, batch_size), dim))},
         stream_dim="sample",
         fingerprint=fingerprint,
@@ -380,52 +286,24 @@ def embed_images(
     with writer:
         if writer.start < n:
             model, preprocess, _ = load_clip(clip_entry, manifest, dev)
-            normalise = None
-            if pixels:
-                from .pixels import check_pixel_cache, pixel_loader, recipe_from_transform
-
-                recipe = recipe_from_transform(preprocess)
-                if recipe is None:
-                    raise ConfigError(
-                        f"CLIP's preprocessing ({preprocess}) cannot read a pixel cache.",
-                        "set `pixel_cache: false`.",
-                    )
-                check_pixel_cache(pixels, recipe, index_csv)
-                normalise = recipe.normaliser(dev)
-                loader = pixel_loader(pixels, range(writer.start, n), batch_size, num_workers, dev)
-            else:
-                dataset = ProbeDataset(index_csv, preprocess, samples=range(writer.start, n))
-                loader = torch.utils.data.DataLoader(
-                    dataset,
-                    batch_size=batch_size,
-                    shuffle=False,
-                    num_workers=num_workers,
-                    pin_memory=dev.type == "cuda",
+            source = ImageBatches(index_csv, preprocess, pixels, dev, owner="the CLIP scorer")
+            batches = source.batches(writer.start, n, batch_size, num_workers)
+            with torch.inference_mode():
+                write_batches(
+                    writer, "embedding", batches, _encoder(model.encode_image), desc="CLIP images"
                 )
-            begin = writer.start
-            with (
-                tqdm(total=n, initial=begin, desc="CLIP images", unit="img") as bar,
-                torch.inference_mode(),
-            ):
-                for images, samples in loader:
-                    if int(samples[0]) != begin:  # pragma: no cover - DataLoader keeps order
-                        raise RuntimeError("probe batches arrived out of order")
-                    images = normalise(images) if normalise else images.to(dev, non_blocking=True)
-                    features = model.encode_image(images)
-                    features = torch.nn.functional.normalize(features.float(), dim=-1)
-                    writer.write("embedding", begin, features.cpu().numpy())
-                    begin += len(samples)
-                    writer.mark_done(begin)
-                    bar.update(len(samples))
-        out = writer.finalize(
-            {
-                "normalised": 1,
-                "provenance": provenance_json(
-                    step="embed_images", clip=identity, probe_sha256=probe_hash
-                ),
-            }
-        )
-    return out
+        provenance = provenance_json(step="embed_images", clip=identity, probe_sha256=probe_hash)
+        return writer.finalize({"normalised": 1, "provenance": provenance})
+
+
+def _encoder(encode: Any) -> Any:
+    """``(inputs, indices) -> float32 L2-normalised embeddings`` of a CLIP encode function."""
+
+    def compute(inputs: Any, _indices: Any) -> np.ndarray:
+        features = encode(inputs)
+        return torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy()
+
+    return compute
 
 
 def embed_concepts(
@@ -443,15 +321,9 @@ def embed_concepts(
     ``normalised=1`` and ``provenance``. Each concept is tokenised as the bare word
     (CLIP-Dissect's choice); batched, streamed and resumable like :func:`embed_images`.
     """
-    from tqdm import tqdm
-
-    from .concepts import read_concepts
-    from .ncstream import ShardedNetCDFWriter
-    from .provenance import provenance_json, sha256_file, sha256_json
-
     if threads:
         torch.set_num_threads(int(threads))
-    dev = _resolve(device)
+    dev = resolve_device(device)
     concepts = read_concepts(concepts_txt)
     n = len(concepts)
     identity = _identity(clip_entry, manifest)
@@ -470,24 +342,16 @@ def embed_concepts(
     with writer:
         if writer.start < n:
             model, _, tokenizer = load_clip(clip_entry, manifest, dev)
-            with (
-                tqdm(total=n, initial=writer.start, desc="CLIP concepts", unit="concept") as bar,
-                torch.inference_mode(),
-            ):
-                for begin in range(writer.start, n, batch_size):
-                    end = min(n, begin + batch_size)
-                    tokens = tokenizer(concepts[begin:end]).to(dev)
-                    features = model.encode_text(tokens)
-                    features = torch.nn.functional.normalize(features.float(), dim=-1)
-                    writer.write("embedding", begin, features.cpu().numpy())
-                    writer.mark_done(end)
-                    bar.update(end - begin)
-        out = writer.finalize(
-            {
-                "normalised": 1,
-                "provenance": provenance_json(
-                    step="embed_concepts", clip=identity, concepts_sha256=concepts_sha
-                ),
-            }
+            batches = (
+                (tokenizer(concepts[b : b + batch_size]).to(dev), range(b, min(n, b + batch_size)))
+                for b in range(writer.start, n, batch_size)
+            )
+            with torch.inference_mode():
+                encode = _encoder(model.encode_text)
+                write_batches(
+                    writer, "embedding", batches, encode, desc="CLIP concepts", unit="concept"
+                )
+        provenance = provenance_json(
+            step="embed_concepts", clip=identity, concepts_sha256=concepts_sha
         )
-    return out
+        return writer.finalize({"normalised": 1, "provenance": provenance})

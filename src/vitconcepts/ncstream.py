@@ -5,26 +5,10 @@ renames it to ``<out>`` when everything is written, so that a killed job keeps i
 shards and a rerun resumes from the last one. Memory use does not depend on the size of the
 streaming dimension: only what the caller passes to :meth:`write` is held in memory.
 
-Usage::
-
-    with ShardedNetCDFWriter(
-        "results/activations/p/m.nc",
-        dims={"layer": 12, "unit": 768, "sample": n},
-        coords={
-            "layer": (("layer",), layer_names),          # str coords are fine
-            "unit": (("unit",), np.arange(768)),
-            "sample": (("sample",), np.arange(n)),
-            "sample_id": (("sample",), sample_ids),     # non-dimension coordinate
-        },
-        variables={"activations": (("layer", "unit", "sample"), "float16", (1, 768, 1024))},
-        stream_dim="sample",
-        fingerprint=sha256_json(config_that_defines_the_content),
-    ) as writer:
-        for begin in range(writer.start, n, shard):      # writer.start: first sample to do
-            end = min(begin + shard, n)
-            writer.write("activations", begin, values)   # values[..., end - begin]
-            writer.mark_done(end)                        # records progress, syncs to disk
-        writer.finalize({"provenance": provenance_json(...)})
+Usage: open it with the file's final ``dims``, ``coords`` and ``variables``, write the entries
+from ``writer.start`` on (``writer.write(name, begin, values)``, then
+``writer.mark_done(end)`` after each shard), then ``writer.finalize(attrs)``. The loop over
+batches that every streamed output runs is :func:`vitconcepts.shard_loop.write_batches`.
 
 * ``dims``: name -> size of every dimension (all fixed; the file's final shape).
 * ``coords``: name -> ``(dims, values)``; written once when the file is created. A coord whose

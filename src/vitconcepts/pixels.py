@@ -27,10 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from .clip_spec import model_name, pretrained_tag, tag_cfg
 from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .errors import ConfigError, InputDataError
-from .ncstream import HDF5_LOCK
-from .provenance import sha256_json
+from .ncstream import HDF5_LOCK, ShardedNetCDFWriter
+from .probe import ProbeDataset, load_index, load_index_meta
+from .provenance import provenance_json, sha256_file, sha256_json
+from .shard_loop import sample_coords, write_batches
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +174,23 @@ def recipe_from_transform(transform: Any) -> Recipe | None:
     )
 
 
-def cache_path(probe_dir: str | Path, recipe: Recipe) -> Path:
-    return Path(probe_dir) / f"pixels_{recipe.key}.nc"
+def clip_recipe(clip_entry: Mapping[str, Any]) -> Recipe | None:
+    """The recipe of CLIP's own preprocessing for a ``clip_models`` entry, from the open_clip
+    config alone (no weights); None if it cannot be cached."""
+    import open_clip
+
+    name = model_name(clip_entry)
+    cfg = tag_cfg(name, pretrained_tag(clip_entry))
+    size = open_clip.get_model_config(name)["vision_cfg"].get("image_size", 224)
+    transform = open_clip.image_transform(
+        size,
+        is_train=False,
+        mean=cfg.get("mean"),
+        std=cfg.get("std"),
+        resize_mode=cfg.get("resize_mode"),
+        interpolation=cfg.get("interpolation"),
+    )
+    return recipe_from_transform(transform)
 
 
 def cache_size_bytes(n_images: int, recipe: Recipe) -> int:
@@ -180,9 +198,6 @@ def cache_size_bytes(n_images: int, recipe: Recipe) -> int:
 
 
 def _probe_sha(index_csv: str | Path) -> str:
-    from .probe import load_index_meta
-    from .provenance import sha256_file
-
     return load_index_meta(index_csv).get("sha256") or sha256_file(index_csv)
 
 
@@ -199,12 +214,6 @@ def build_pixel_cache(
     Prints the size first and refuses (InputDataError) when the disk cannot hold it. Resumable
     shard by shard (``<out_nc>.partial``) like the activation dumps.
     """
-    from tqdm import tqdm
-
-    from .ncstream import ShardedNetCDFWriter
-    from .probe import ProbeDataset, load_index, load_index_meta
-    from .provenance import provenance_json
-
     if not isinstance(recipe, Recipe):
         recipe = Recipe.from_dict(recipe)
     if threads:
@@ -212,25 +221,8 @@ def build_pixel_cache(
     index = load_index(index_csv)
     n, crop = len(index), recipe.crop
     probe_sha = _probe_sha(index_csv)
-    size = cache_size_bytes(n, recipe)
     out_nc = Path(out_nc)
-    out_nc.parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(out_nc.parent).free
-    msg = (
-        f"pixel cache {out_nc}: {n} images x 3 x {crop} x {crop} uint8 = {size / 1e9:.2f} GB "
-        f"({free / 1e9:.1f} GB free)"
-    )
-    print(msg, flush=True)
-    log.info(msg)
-    partial = Path(str(out_nc) + ".partial")
-    already = partial.stat().st_size if partial.exists() else 0
-    if size > free + already:
-        raise InputDataError(
-            f"The pixel cache {out_nc} needs {size / 1e9:.2f} GB but only {free / 1e9:.2f} GB "
-            f"are free on {out_nc.parent}.",
-            "free disk space, or set `pixel_cache: false` in the config to decode the JPEGs "
-            "in every pass instead.",
-        )
+    _check_room(out_nc, n, recipe)
     shard = max(1, min(int(shard_size), n))
     fingerprint = sha256_json(
         {"format": FORMAT_VERSION, "recipe": recipe.to_dict(), "probe": probe_sha, "shard": shard}
@@ -238,10 +230,7 @@ def build_pixel_cache(
     writer = ShardedNetCDFWriter(
         out_nc,
         dims={"sample": n, "channel": 3, "y": crop, "x": crop},
-        coords={
-            "sample": (("sample",), np.arange(n, dtype=np.int64)),
-            "sample_id": (("sample",), index["sample_id"].to_numpy(dtype=str)),
-        },
+        coords=sample_coords(index["sample_id"].to_numpy(dtype=str)),
         variables={"pixels": (("sample", "channel", "y", "x"), "uint8", (shard, 3, crop, crop))},
         stream_dim="sample",
         fingerprint=fingerprint,
@@ -252,13 +241,9 @@ def build_pixel_cache(
             loader = torch.utils.data.DataLoader(
                 dataset, batch_size=shard, shuffle=False, num_workers=int(num_workers)
             )
-            begin = writer.start
-            with tqdm(total=n, initial=begin, desc=f"pixels {recipe.key}", unit="img") as bar:
-                for pixels, samples in loader:
-                    writer.write("pixels", begin, pixels.numpy())
-                    begin += len(samples)
-                    writer.mark_done(begin)
-                    bar.update(len(samples))
+            write_batches(
+                writer, "pixels", loader, lambda u8, _: u8.numpy(), desc=f"pixels {recipe.key}"
+            )
         return writer.finalize(
             {
                 "recipe": recipe.to_dict(),
@@ -272,6 +257,28 @@ def build_pixel_cache(
                     probe_sha256=probe_sha,
                 ),
             }
+        )
+
+
+def _check_room(out_nc: Path, n: int, recipe: Recipe) -> None:
+    """Print the cache's size; InputDataError when the disk of ``out_nc`` cannot hold it."""
+    size = cache_size_bytes(n, recipe)
+    out_nc.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(out_nc.parent).free
+    msg = (
+        f"pixel cache {out_nc}: {n} images x 3 x {recipe.crop} x {recipe.crop} uint8 = "
+        f"{size / 1e9:.2f} GB ({free / 1e9:.1f} GB free)"
+    )
+    print(msg, flush=True)
+    log.info(msg)
+    partial = Path(str(out_nc) + ".partial")
+    already = partial.stat().st_size if partial.exists() else 0
+    if size > free + already:
+        raise InputDataError(
+            f"The pixel cache {out_nc} needs {size / 1e9:.2f} GB but only {free / 1e9:.2f} GB "
+            f"are free on {out_nc.parent}.",
+            "free disk space, or set `pixel_cache: false` in the config to decode the JPEGs "
+            "in every pass instead.",
         )
 
 

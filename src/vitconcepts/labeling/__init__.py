@@ -1,0 +1,92 @@
+"""CLIP-Dissect neuron labeling: similarity functions and the per-layer ``label_units`` step.
+
+Stages (private modules; the public names are re-exported here):
+
+* ``_similarity``: the similarity functions and ``METHODS``, pure math on tensors;
+* ``_tiling``: how much device memory a call may use and the tiles it runs in;
+* ``_inputs``: reading and cross-checking the step's input files;
+* ``_step``: ``label_units``, the rule step (resume, top-k file, label CSV, provenance).
+
+Every similarity function takes ``(similarity, activations, ...)`` where
+
+* ``similarity`` is ``[images, concepts]``: cosine similarities between L2-normalised CLIP
+  image embeddings and concept (text) embeddings, before any softmax;
+* ``activations`` is ``[images, units]``: one layer's activations on the same images;
+
+and returns a ``[units, concepts]`` score tensor (higher = better description). The
+definitions follow CLIP-Dissect (Oikarinen & Weng, ICLR 2023) as used by the paper.
+
+``soft_wpmi`` (the paper's method), per unit ``u`` and concept ``c``::
+
+    P         = softmax_c(a * similarity)                 (rows = images)
+    I_u       = the top_k images of u by activation, descending
+    p_i       = p_start - (p_start - p_end) * i / top_k,  i = 0 .. top_k-1
+    log p(c|u) = sum_i log(1 + p_i * (P[I_u[i], c] - 1) + min_prob)
+    log p(c)   = logsumexp_u log p(c|u) - log(#units of the layer)
+    score      = log p(c|u) - lam * log p(c)
+
+(``p_i`` is spaced exactly as CLIP-Dissect's ``torch.arange(top_k) / top_k``: it starts at
+``p_start`` and steps towards, without reaching, ``p_end``.)
+
+Implementation (no Python loop over units): the top-k image indices of all units are
+gathered once; the softmax is computed only for the unique images that occur in some unit's
+top-k, one concept chunk at a time, from per-image log-normalisers. Each term is rewritten as
+``log(c_i) + log(1 + r_i * P)`` with ``c_i = 1 - p_i + min_prob`` and ``r_i = p_i / c_i``;
+the constant ``sum_i log c_i`` cancels in the score for ``lam = 1`` (it is added back as
+``(1 - lam) * sum_i log c_i``), and ``sum_i log(1 + r_i P)`` is accumulated as a running
+*product* over ranks (one fused multiply-add per element and rank) with a logarithm taken only
+when the product could overflow (group size derived from the largest factor). This is exact
+up to floating-point rounding and more accurate than the direct formula, whose
+``1 + p_i (P - 1)`` cancels catastrophically in float32. Units are processed in blocks
+whose size follows the available memory (``psutil`` on CPU, ``torch.cuda.mem_get_info`` on
+CUDA).
+"""
+
+from ..device import DeviceLike, resolve_device
+from ._similarity import (
+    LAZY_METHODS,
+    METHODS,
+    EmbeddingSimilarity,
+    cos_similarity,
+    cos_similarity_cubed,
+    rank_reorder,
+    soft_wpmi,
+    top_image_indices,
+    wpmi,
+)
+from ._step import CSV_COLUMNS, format_images, label_units
+from ._tiling import (
+    CPU_CONCEPT_CHUNK,
+    CPU_TILE_ELEMENTS,
+    CUDA_CONCEPT_CHUNK,
+    CUDA_TILE_ELEMENTS,
+    MEMORY_FRACTION,
+    free_memory_bytes,
+    log_memory_plan,
+    memory_plan,
+)
+
+__all__ = [
+    "CPU_CONCEPT_CHUNK",
+    "CPU_TILE_ELEMENTS",
+    "CSV_COLUMNS",
+    "CUDA_CONCEPT_CHUNK",
+    "CUDA_TILE_ELEMENTS",
+    "LAZY_METHODS",
+    "MEMORY_FRACTION",
+    "METHODS",
+    "DeviceLike",
+    "EmbeddingSimilarity",
+    "cos_similarity",
+    "cos_similarity_cubed",
+    "format_images",
+    "free_memory_bytes",
+    "label_units",
+    "log_memory_plan",
+    "memory_plan",
+    "rank_reorder",
+    "resolve_device",
+    "soft_wpmi",
+    "top_image_indices",
+    "wpmi",
+]

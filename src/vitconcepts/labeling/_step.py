@@ -1,0 +1,297 @@
+"""The rule step ``label_units``: score every layer (resumably), write the CSV and top-k file."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import netCDF4
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from ..device import DeviceLike, resolve_device
+from ..errors import ConfigError, InputDataError
+from ..io_errors import require_finite
+from ..ncstream import ShardedNetCDFWriter
+from ..provenance import provenance_json, sha256_file, sha256_json, write_sidecar
+from ._inputs import (
+    LabelingInputs,
+    file_identity,
+    hash_strings,
+    load_inputs,
+    read_layer_checked,
+    scorer_note,
+)
+from ._similarity import LAZY_METHODS, METHODS, EmbeddingSimilarity
+from ._tiling import log_memory_plan
+
+log = logging.getLogger(__name__)
+
+CSV_COLUMNS = ["layer", "unit", "description", "similarity", "images"]
+
+
+def format_images(indices: Sequence[int] | np.ndarray) -> str:
+    """Sample indices printed like the authors' files (numpy's ``str`` of an int array)."""
+    return str(np.asarray(indices, dtype=np.int64))
+
+
+def _method_and_params(method: str, params: dict[str, Any] | None) -> tuple[Callable, dict]:
+    if method not in METHODS:
+        raise ConfigError(
+            f"labeling.method is {method!r}; allowed values are {', '.join(METHODS)}.",
+            "set labeling.method in the config.",
+        )
+    fn = METHODS[method]
+    params = dict(params or {})
+    allowed = [
+        n
+        for n in inspect.signature(fn).parameters
+        if n not in ("similarity", "activations", "device", "block_units")
+    ]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"labeling.params has {', '.join(unknown)}, which method {method!r} does not take "
+            f"(it takes {', '.join(allowed)}).",
+            "remove them or change labeling.method.",
+        )
+    return fn, params
+
+
+def _check_counts(params: dict[str, Any], n_top_images: int, n_samples: int) -> None:
+    top_k = params.get("top_k")
+    if top_k is not None and not 1 <= int(top_k) <= n_samples:
+        raise ConfigError(
+            f"labeling.params.top_k={top_k} but the probe has {n_samples} images.",
+            f"set labeling.params.top_k to at most {n_samples}.",
+        )
+    if not 1 <= n_top_images <= n_samples:
+        raise ConfigError(
+            f"labeling.n_top_images={n_top_images} but the probe has {n_samples} images.",
+            f"set labeling.n_top_images between 1 and {n_samples}.",
+        )
+
+
+def _similarity(inputs: LabelingInputs, method: str, dev: torch.device) -> Any:
+    """The ``[images, concepts]`` similarity: lazy rows for the top-k methods, else dense."""
+    image_t, concept_t = torch.from_numpy(inputs.image_emb), torch.from_numpy(inputs.concept_emb)
+    if dev.type != "cpu":  # the embeddings are small: the similarity rows are computed there
+        image_t, concept_t = image_t.to(dev), concept_t.to(dev)
+    n_samples, dim = inputs.image_emb.shape
+    log_memory_plan(dev, n_samples, len(inputs.concepts), int(inputs.n_units.max()), dim)
+    if method in LAZY_METHODS:  # only top-k rows are read: never build the [N, C] matrix
+        return EmbeddingSimilarity(image_t, concept_t)
+    return image_t @ concept_t.T  # [N, C]
+
+
+def _topk_writer(
+    out_topk_nc: Path, inputs: LabelingInputs, n_rank: int, n_top_images: int, fingerprint: str
+) -> ShardedNetCDFWriter:
+    """The top-k file, streamed (and resumed) one layer at a time."""
+    layers, width = inputs.layers, int(inputs.n_units.max())
+    return ShardedNetCDFWriter(
+        out_topk_nc,
+        dims={
+            "layer": len(layers),
+            "unit": width,
+            "rank": n_rank,
+            "image_rank": n_top_images,
+            "concept": len(inputs.concepts),
+        },
+        coords={
+            "layer": (("layer",), np.asarray(layers, dtype=object)),
+            "unit": (("unit",), np.arange(width, dtype=np.int64)),
+            "rank": (("rank",), np.arange(n_rank, dtype=np.int64)),
+            "image_rank": (("image_rank",), np.arange(n_top_images, dtype=np.int64)),
+            "n_units": (("layer",), inputs.n_units),
+            "concept": (("concept",), np.asarray(inputs.concepts, dtype=object)),
+        },
+        variables={
+            "concept_index": (("layer", "unit", "rank"), "int32", (1, width, n_rank)),
+            "score": (("layer", "unit", "rank"), "float32", (1, width, n_rank)),
+            "top_images": (("layer", "unit", "image_rank"), "int64", (1, width, n_top_images)),
+        },
+        stream_dim="layer",
+        fingerprint=fingerprint,
+    )
+
+
+def _layer_activations(activations_nc: str | Path, layer: str, nu: int, n_samples: int):
+    """One layer's ``[samples, nu]`` float32 tensor, checked for its length and finiteness."""
+    acts = read_layer_checked(activations_nc, layer)
+    if acts.shape[0] != n_samples:
+        raise InputDataError(
+            f"Layer {layer} of {activations_nc} has {acts.shape[0]} samples, expected {n_samples}.",
+            "regenerate the activations with dump_activations.",
+        )
+    acts_t = torch.from_numpy(np.ascontiguousarray(acts[:, :nu], dtype=np.float32))
+    require_finite(
+        acts_t.numpy(),
+        activations_nc,
+        f"layer {layer} ({nu} units)",
+        cause="either the file is damaged (its writer checksums every shard, so "
+        "suspect a copy from elsewhere) or the model itself overflowed (with "
+        "dump.dtype float16, try float32)",
+    )
+    return acts_t
+
+
+def _label_layer(
+    score: Callable[[torch.Tensor], torch.Tensor], acts_t, samples, width, n_rank, n_top_images
+):
+    """``{concept_index, score, top_images}`` of one layer, padded to ``width`` units."""
+    nu = acts_t.shape[1]
+    scores = score(acts_t).float()
+    best_scores, best_idx = torch.topk(scores, k=n_rank, dim=1)
+    top_imgs = torch.topk(acts_t, k=n_top_images, dim=0).indices.T
+    del scores
+    ci = np.full((1, width, n_rank), -1, dtype=np.int32)
+    sc = np.full((1, width, n_rank), np.nan, dtype=np.float32)
+    ti = np.full((1, width, n_top_images), -1, dtype=np.int64)
+    ci[0, :nu] = best_idx.cpu().numpy()
+    sc[0, :nu] = best_scores.cpu().numpy()
+    ti[0, :nu] = samples[top_imgs.cpu().numpy()]
+    return {"concept_index": ci, "score": sc, "top_images": ti}
+
+
+def _label_frame(partial_path: Path, inputs: LabelingInputs) -> pd.DataFrame:
+    """The label CSV's rows (best concept of every unit) from the finished top-k file."""
+    with netCDF4.Dataset(partial_path, "r") as ds:
+        ci_all = np.asarray(ds["concept_index"][:, :, 0])
+        sc_all = np.asarray(ds["score"][:, :, 0], dtype=np.float32)
+        ti_all = np.asarray(ds["top_images"][:])
+    rows_layer, rows_unit, rows_desc, rows_sim, rows_img = [], [], [], [], []
+    for li, layer in enumerate(inputs.layers):
+        nu = int(inputs.n_units[li])
+        rows_layer += [layer] * nu
+        rows_unit += list(range(nu))
+        rows_desc += [inputs.concepts[i] for i in ci_all[li, :nu]]
+        rows_sim.append(sc_all[li, :nu])
+        rows_img += [format_images(ti_all[li, u]) for u in range(nu)]
+    return pd.DataFrame(
+        {
+            "layer": rows_layer,
+            "unit": rows_unit,
+            "description": rows_desc,
+            "similarity": np.concatenate(rows_sim).astype(np.float32),
+            "images": rows_img,
+        },
+        columns=CSV_COLUMNS,
+    )
+
+
+def _write_csv(frame: pd.DataFrame, out_csv: Path) -> None:
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    tmp_csv = Path(str(out_csv) + ".part")
+    frame.to_csv(tmp_csv, index=False)
+    os.replace(tmp_csv, out_csv)
+
+
+def _label_layers(
+    writer: ShardedNetCDFWriter,
+    score: Callable[[torch.Tensor], torch.Tensor],
+    inputs: LabelingInputs,
+    activations_nc: str | Path,
+    n_rank: int,
+    n_top_images: int,
+) -> None:
+    """Score the layers the top-k file does not hold yet, one finished layer at a time."""
+    n_layers, width = len(inputs.layers), int(inputs.n_units.max())
+    if writer.start:
+        log.info(
+            "resuming %s: %d of %d layers already labelled", writer.out_path, writer.start, n_layers
+        )
+    for li in tqdm(
+        range(writer.start, n_layers),
+        desc="label_units",
+        unit="layer",
+        initial=writer.start,
+        total=n_layers,
+    ):
+        layer, nu = inputs.layers[li], int(inputs.n_units[li])
+        acts_t = _layer_activations(activations_nc, layer, nu, len(inputs.samples))
+        writer.write(_label_layer(score, acts_t, inputs.samples, width, n_rank, n_top_images), li)
+        writer.mark_done(li + 1)
+
+
+def label_units(
+    activations_nc: str | Path,
+    image_emb_nc: str | Path,
+    concept_emb_nc: str | Path,
+    concepts_txt: str | Path,
+    out_csv: str | Path,
+    out_topk_nc: str | Path,
+    method: str = "soft_wpmi",
+    params: dict[str, Any] | None = None,
+    n_top_images: int = 5,
+    n_top_concepts: int = 10,
+    device: DeviceLike = "auto",
+    threads: int | None = None,
+) -> Path:
+    """Label every unit of every layer with its best concept; write the CSV and top-k file.
+
+    ``out_csv`` gets exactly the authors' columns ``layer, unit, description, similarity,
+    images`` (``similarity`` = best score, ``images`` = the ``n_top_images`` most activating
+    sample indices, printed like a numpy int array) plus a ``.provenance.json`` sidecar.
+    ``out_topk_nc`` holds ``concept_index`` and ``score`` ``(layer, unit, rank)`` for the
+    ``n_top_concepts`` best concepts, ``top_images (layer, unit, image_rank)``, coords
+    ``n_units(layer)`` and ``concept``, and attr ``provenance``.
+
+    Resumable per layer: finished layers are kept in ``<out_topk_nc>.partial`` (outside the
+    outputs) and skipped by a rerun with the same inputs and settings. Deterministic: two runs
+    with the same inputs and device write identical bytes to ``out_csv``, whatever ``threads``.
+    """
+    fn, params = _method_and_params(method, params)
+    if threads:
+        torch.set_num_threads(int(threads))
+    dev = resolve_device(device)
+    inputs = load_inputs(activations_nc, image_emb_nc, concept_emb_nc, concepts_txt)
+    _check_counts(params, n_top_images, len(inputs.samples))
+    n_rank = int(min(max(1, n_top_concepts), len(inputs.concepts)))
+    similarity = _similarity(inputs, method, dev)
+    settings = {
+        "method": method,
+        "params": params,
+        "n_top_images": n_top_images,
+        "n_top_concepts": n_rank,
+        "device": dev.type,
+    }
+    # Threads only change speed (each layer's tiles are reduced in a fixed order), so they
+    # stay out of the fingerprint: a rerun with other --cores resumes the finished layers.
+    fingerprint = sha256_json(
+        {
+            "settings": settings,
+            "inputs": [file_identity(p) for p in (activations_nc, image_emb_nc, concept_emb_nc)],
+            "concepts": hash_strings(inputs.concepts),
+        }
+    )
+    with _topk_writer(Path(out_topk_nc), inputs, n_rank, n_top_images, fingerprint) as writer:
+
+        def score(acts: torch.Tensor) -> torch.Tensor:
+            return fn(similarity, acts, **params, device=dev)
+
+        _label_layers(writer, score, inputs, activations_nc, n_rank, n_top_images)
+        # every layer is in the partial file: build the CSV from it, then finalize
+        out_csv = Path(out_csv)
+        _write_csv(_label_frame(writer.partial_path, inputs), out_csv)
+        extra = {
+            "step": "label_units",
+            "settings": settings,
+            "threads": torch.get_num_threads(),
+            "activations": str(activations_nc),
+            "image_embeddings": str(image_emb_nc),
+            "concept_embeddings": str(concept_emb_nc),
+            "concepts_sha256": sha256_file(concepts_txt),
+        }
+        note = scorer_note(image_emb_nc, concept_emb_nc)
+        if note:
+            extra["random_clip_scorer"] = note
+        write_sidecar(out_csv, **extra)
+        writer.finalize({"provenance": provenance_json(**extra)})
+    return out_csv
