@@ -2,7 +2,7 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
-from vitconcepts.agreement import table_reproduction_agreement
+from vitconcepts.tables import table_reproduction_agreement
 from vitconcepts.logs import rule_log
 
 with rule_log(snakemake):
