@@ -1,8 +1,9 @@
 """Benchmark: the unit atlas at the paper's size (one ViT-B: 12 layers x 768 = 9,216 units).
 
-Builds a model page from synthetic labels and top-k concepts (``atlas.synthetic_inputs``:
-9,216 units, 10 ranked concepts each out of 20,000, top images drawn from a probe of
-``--images`` generated images, thumbnails made as in the rule), then prints
+Builds a model page from synthetic labels and top-k concepts
+(``synthetic_inputs`` of ``tests/atlas_browser.py``: 9,216 units, 10 ranked concepts each
+out of 20,000, top images drawn from a probe of ``--images`` generated images, thumbnails
+made as in the rule), then prints
 
 * page weight: the HTML (inline CSS/JS) and the model's data script, and the thumbnails;
 * time until the first cards show in headless Chromium: ``performance.now()`` when the page's
@@ -26,7 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))  # atlas_browser: headless Chromium, synthetic inputs
+
+import atlas_browser as B  # noqa: E402
 
 from vitconcepts import atlas as A  # noqa: E402
 
@@ -35,9 +40,9 @@ def load(page: Path, fragment: str, repeat: int) -> tuple[dict, float]:
     runs, walls = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        dom = A.browser_dom(page, fragment, budget_ms=0, timeout=300)
+        dom = B.browser_dom(page, fragment, budget_ms=0, timeout=300)
         walls.append(time.perf_counter() - t0)
-        runs.append(A.page_status(dom))
+        runs.append(B.page_status(dom))
     status = runs[-1]
     status["first-ms"] = statistics.median(float(r["first-ms"]) for r in runs)
     if any(r["messages"] for r in runs):
@@ -53,12 +58,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    if A.find_chromium() is None:
+    if B.find_chromium() is None:
         raise SystemExit("no Chromium found (apt-get install chromium)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        inputs = A.synthetic_inputs(
+        inputs = B.synthetic_inputs(
             tmp / "in",
             n_layers=args.layers,
             n_units=args.units,

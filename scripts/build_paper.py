@@ -2,8 +2,8 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
+from vitconcepts.paper import build_paper
 from vitconcepts.rule_job import rule_log
-from vitconcepts.tables import build_paper
 
 with rule_log(snakemake):
     build_paper(snakemake.input.main, snakemake.output[0], snakemake.log[0])

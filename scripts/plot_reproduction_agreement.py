@@ -2,7 +2,7 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
-from vitconcepts.agreement import plot_reproduction_agreement
+from vitconcepts.figures import plot_reproduction_agreement
 from vitconcepts.rule_job import rule_log
 
 with rule_log(snakemake):

@@ -2,8 +2,8 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
-from vitconcepts.agreement import table_reproduction_agreement
 from vitconcepts.rule_job import rule_log
+from vitconcepts.tables import table_reproduction_agreement
 
 with rule_log(snakemake):
     table_reproduction_agreement(snakemake.input[0], snakemake.output[0])

@@ -2,8 +2,8 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
+from vitconcepts.paper import write_generated_tex
 from vitconcepts.rule_job import rule_log
-from vitconcepts.tables import write_generated_tex
 
 with rule_log(snakemake):
     write_generated_tex(

@@ -12,15 +12,11 @@ import pytest
 import xarray as xr
 from scipy.stats import spearmanr
 
-from vitconcepts.agreement import (
-    compare_labels,
-    compare_with_published,
-    main,
-    plot_reproduction_agreement,
-    table_reproduction_agreement,
-)
+from vitconcepts.agreement import compare_labels, compare_with_published, main
 from vitconcepts.errors import InputDataError
+from vitconcepts.figures import plot_reproduction_agreement
 from vitconcepts.labeling import format_images
+from vitconcepts.tables import table_reproduction_agreement
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "paper-reference"
 WORDS = ["red", "green", "blue", "dog", "cat", "car", "tree", "sky", "grass", "house"]
@@ -202,7 +198,7 @@ def test_published_vit_against_itself_and_against_vit_cub():
     reason="latexmk/pdftotext not installed (Debian: latexmk texlive-latex-extra poppler-utils)",
 )
 def test_appendix_shows_agreement_only_when_produced(tmp_path):
-    from vitconcepts import tables
+    from vitconcepts import paper as vpaper
 
     root = Path(__file__).resolve().parents[1] / "paper"
 
@@ -227,8 +223,8 @@ def test_appendix_shows_agreement_only_when_produced(tmp_path):
                 paper / "tables" / "reproduction_agreement.tex",
             )
             figures, tabs = ["reproduction_agreement"], ["reproduction_agreement"]
-        tables.write_generated_tex(figures, tabs, paper / "generated.tex")
-        out = tables.build_paper(paper / "main.tex", paper / "main.pdf")
+        vpaper.write_generated_tex(figures, tabs, paper / "generated.tex")
+        out = vpaper.build_paper(paper / "main.tex", paper / "main.pdf")
         return subprocess.run(
             ["pdftotext", str(out), "-"], capture_output=True, text=True, check=True
         ).stdout

@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import atlas_browser as B
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +18,7 @@ from vitconcepts import atlas as A
 from vitconcepts.errors import InputDataError
 
 needs_chromium = pytest.mark.skipif(
-    A.find_chromium() is None,
+    B.find_chromium() is None,
     reason="no Chromium (Debian: apt-get install chromium; bash .ci/install installs it)",
 )
 
@@ -26,7 +27,7 @@ needs_chromium = pytest.mark.skipif(
 def site(tmp_path_factory) -> dict:
     """A synthetic model (3 layers x 40 units, 30 probe images) built into an atlas."""
     root = tmp_path_factory.mktemp("atlas")
-    inputs = A.synthetic_inputs(root / "in", n_layers=3, n_units=40, n_samples=30, model="m")
+    inputs = B.synthetic_inputs(root / "in", n_layers=3, n_units=40, n_samples=30, model="m")
     out = root / "site"
     A.make_thumbnails([inputs["labels"]], inputs["index"], out / "thumbs")
     summary = root / "summary.png"
@@ -103,12 +104,12 @@ def test_page_is_self_contained(site):
 
 @needs_chromium
 def test_every_unit_has_a_card_and_its_images_load_in_chromium(site):
-    dom = A.browser_dom(site["out"] / "m.html", "all=1")
-    status = A.page_status(dom)
+    dom = B.browser_dom(site["out"] / "m.html", "all=1")
+    status = B.page_status(dom)
     labels = pd.read_csv(site["labels"])
     assert status["messages"] == [] and status["errors"] == "0"
     assert status["total"] == status["rendered"] == str(len(labels))
-    assert [label for _, label in A.page_cards(dom)] == list(labels["description"])
+    assert [label for _, label in B.page_cards(dom)] == list(labels["description"])
     assert status["images-done"] == "1"
     assert status["images"] == str(5 * len(labels)) and status["broken"] == "0"
     assert len(re.findall(r'<section class="layer" id="layer-\d"', dom)) == 3
@@ -120,7 +121,7 @@ def test_a_missing_thumbnail_is_reported_as_broken(site, tmp_path):
     shutil.copytree(site["out"], out)
     thumbs = sorted((out / "thumbs").glob("*.jpg"))
     thumbs[0].unlink()
-    status = A.page_status(A.browser_dom(out / "m.html", "all=1"))
+    status = B.page_status(B.browser_dom(out / "m.html", "all=1"))
     uses = sum(
         int(thumbs[0].stem) in [int(x) for x in re.findall(r"\d+", v)]
         for v in pd.read_csv(site["labels"])["images"]
@@ -130,9 +131,9 @@ def test_a_missing_thumbnail_is_reported_as_broken(site, tmp_path):
 
 @needs_chromium
 def test_large_pages_render_incrementally(tmp_path):
-    inputs = A.synthetic_inputs(tmp_path / "in", n_layers=4, n_units=200, n_samples=10)
+    inputs = B.synthetic_inputs(tmp_path / "in", n_layers=4, n_units=200, n_samples=10)
     A.build_model_page("big", inputs["labels"], tmp_path / "big.html", inputs["topk"], images=False)
-    status = A.page_status(A.browser_dom(tmp_path / "big.html"))
+    status = B.page_status(B.browser_dom(tmp_path / "big.html"))
     assert status["total"] == "800" and status["messages"] == []
     assert 0 < int(status["rendered"]) < 800  # only the first chunks, no image asked for yet
     assert float(status["first-ms"]) > 0
@@ -147,33 +148,33 @@ def test_filter_from_the_url_and_screenshot(site, tmp_path):
     category = layer1["category"].value_counts().index[0]
     expected = layer1[layer1["category"] == category]
     fragment = f"layer=1&category={category.replace(' ', '+')}&all=1"
-    dom = A.browser_dom(site["out"] / "m.html", fragment)
-    status = A.page_status(dom)
+    dom = B.browser_dom(site["out"] / "m.html", fragment)
+    status = B.page_status(dom)
     assert status["matching"] == status["rendered"] == str(len(expected))
-    assert [label for _, label in A.page_cards(dom)] == list(expected["description"])
+    assert [label for _, label in B.page_cards(dom)] == list(expected["description"])
     # label text: substring, any case
     word = labels["description"][0]
-    dom = A.browser_dom(site["out"] / "m.html", f"q={word.upper()}&all=1")
-    assert {label for _, label in A.page_cards(dom)} == {
+    dom = B.browser_dom(site["out"] / "m.html", f"q={word.upper()}&all=1")
+    assert {label for _, label in B.page_cards(dom)} == {
         x for x in labels["description"] if word in x
     }
-    dom = A.browser_dom(site["out"] / "m.html", "q=no-such-label&all=1")
-    status = A.page_status(dom)
+    dom = B.browser_dom(site["out"] / "m.html", "q=no-such-label&all=1")
+    status = B.page_status(dom)
     assert status["matching"] == status["rendered"] == "0" and status["messages"] == []
     assert "No unit matches these filters." in dom
-    shot = A.browser_screenshot(
+    shot = B.browser_screenshot(
         site["out"] / "m.html", tmp_path / "shot.png", fragment, width=1400, height=2400
     )
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 10  # not blank
-    assert A.count_cards(shot) == len(expected) > 0
+    assert B.count_cards(shot) == len(expected) > 0
 
 
 @needs_chromium
 def test_index_page_links_every_model(site):
-    dom = A.browser_dom(site["out"] / "index.html")
+    dom = B.browser_dom(site["out"] / "index.html")
     assert 'href="m.html"' in dom
-    assert A.page_status(dom)["messages"] == []
+    assert B.page_status(dom)["messages"] == []
 
 
 # --------------------------------------------------------------------------- workflow
@@ -214,28 +215,28 @@ def test_tiny_config_atlas_in_chromium(tiny_atlas, tmp_path):
 
     config = yaml.safe_load((tiny_atlas / TINY_CONFIG).read_text())
     site = tiny_atlas / "atlas" / config["probe"]
-    index = A.browser_dom(site / "index.html")
-    assert A.page_status(index)["messages"] == []
+    index = B.browser_dom(site / "index.html")
+    assert B.page_status(index)["messages"] == []
     for model in config["models"]:
         assert f'href="{model}.html"' in index
         labels = pd.read_csv(tiny_atlas / f"results/labels/{config['probe']}/{model}.csv")
-        dom = A.browser_dom(site / f"{model}.html", "all=1")
-        status = A.page_status(dom)
+        dom = B.browser_dom(site / f"{model}.html", "all=1")
+        status = B.page_status(dom)
         assert status["messages"] == [], (model, status)
-        assert [label for _, label in A.page_cards(dom)] == list(labels["description"]), model
+        assert [label for _, label in B.page_cards(dom)] == list(labels["description"]), model
         assert status["images"] == str(5 * len(labels)) and status["broken"] == "0", model
     # a filter, and a screenshot showing exactly the filtered cards
     model = next(iter(config["models"]))
     labels = pd.read_csv(tiny_atlas / f"results/labels/{config['probe']}/{model}.csv")
     word = labels["description"].value_counts().index[0]
     expected = int((labels["description"].str.contains(word, regex=False)).sum())
-    status = A.page_status(A.browser_dom(site / f"{model}.html", f"q={word}&all=1"))
+    status = B.page_status(B.browser_dom(site / f"{model}.html", f"q={word}&all=1"))
     assert status["matching"] == status["rendered"] == str(expected)
-    shot = A.browser_screenshot(
+    shot = B.browser_screenshot(
         site / f"{model}.html", tmp_path / "tiny.png", f"q={word}&all=1", width=1400, height=2400
     )
     assert np.asarray(Image.open(shot).convert("L"), dtype=float).std() > 10
-    assert A.count_cards(shot) == expected
+    assert B.count_cards(shot) == expected
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from vitconcepts import figures as F
+from vitconcepts import paper as P
 from vitconcepts import tables as T
 from vitconcepts.errors import VitconceptsError
 
@@ -94,10 +95,10 @@ def test_paper_builds_from_generated_figures_and_tables(tmp_path: Path) -> None:
     T.table_concepts_per_layer(p["concepts"], tab / "concepts_per_layer.tex")
     T.table_category_shares(p["shares"], tab / "category_shares.tex")
     T.table_categoriser_agreement(p["agreement"], tab / "categoriser_agreement.tex")
-    T.write_generated_tex(
+    P.write_generated_tex(
         sorted(fig.glob("*.pdf")), sorted(tab.glob("*.tex")), paper / "generated.tex"
     )
-    out = T.build_paper(paper / "main.tex", tmp_path / "out" / "paper.pdf", tmp_path / "build.log")
+    out = P.build_paper(paper / "main.tex", tmp_path / "out" / "paper.pdf", tmp_path / "build.log")
     assert out.is_file() and _pages(out) >= 4
     log = (paper / "main.log").read_text(errors="replace")
     assert not re.search(r"(Reference|Citation) `[^']*' on page \d+ undefined", log)
@@ -116,9 +117,9 @@ def test_random_scorer_warning_on_title_page_and_every_page(tmp_path: Path) -> N
     from vitconcepts.constants import RANDOM_SCORER_NOTE
 
     paper = _paper_dir(tmp_path)
-    generated = T.write_generated_tex([], [], paper / "generated.tex", warning=RANDOM_SCORER_NOTE)
+    generated = P.write_generated_tex([], [], paper / "generated.tex", warning=RANDOM_SCORER_NOTE)
     assert r"\vcwarningtrue" in generated.read_text()
-    out = T.build_paper(paper / "main.tex", paper / "main.pdf")
+    out = P.build_paper(paper / "main.tex", paper / "main.pdf")
     pages = _pages(out)
     text = subprocess.run(
         ["pdftotext", str(out), "-"], capture_output=True, text=True, check=True
@@ -130,7 +131,7 @@ def test_random_scorer_warning_on_title_page_and_every_page(tmp_path: Path) -> N
 @needs_latex
 def test_paper_builds_with_nothing_generated(tmp_path: Path) -> None:
     paper = _paper_dir(tmp_path)
-    out = T.build_paper(paper / "main.tex", paper / "main.pdf")
+    out = P.build_paper(paper / "main.tex", paper / "main.pdf")
     assert _pages(out) >= 2
 
 
@@ -139,19 +140,19 @@ def test_paper_build_failure_is_clear(tmp_path: Path) -> None:
     bad = tmp_path / "main.tex"
     bad.write_text("\\documentclass{article}\\begin{document}\\nosuchmacro\\end{document}\n")
     with pytest.raises(VitconceptsError, match="Undefined control sequence"):
-        T.build_paper(bad, tmp_path / "main.pdf", tmp_path / "log.txt")
+        P.build_paper(bad, tmp_path / "main.pdf", tmp_path / "log.txt")
 
 
 def test_missing_main_tex_is_clear(tmp_path: Path) -> None:
     with pytest.raises(VitconceptsError, match="does not exist"):
-        T.build_paper(tmp_path / "main.tex", tmp_path / "x.pdf")
+        P.build_paper(tmp_path / "main.tex", tmp_path / "x.pdf")
 
 
 def test_main_tex_references_every_known_figure_and_table() -> None:
     text = (PAPER / "main.tex").read_text()
-    for name in T.KNOWN_FIGURES:
+    for name in P.KNOWN_FIGURES:
         assert re.search(rf"\\vcfigure(\[[^]]*\])?\{{{name}\}}", text), name
-    for name in T.KNOWN_TABLES:
+    for name in P.KNOWN_TABLES:
         assert f"\\vctable{{{name}}}" in text, name
     for macro in (
         r"\vcappendixfigures",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from vitconcepts import paper as P
 from vitconcepts import tables as T
 from vitconcepts.errors import InputDataError, VitconceptsError
 
@@ -142,7 +143,7 @@ def test_tables_are_deterministic_and_validate(tmp_path: Path) -> None:
 
 
 def test_write_generated_tex(tmp_path: Path) -> None:
-    out = T.write_generated_tex(
+    out = P.write_generated_tex(
         [
             "figures/concepts_per_layer.pdf",
             "appendix_vit_cub",
@@ -162,7 +163,7 @@ def test_write_generated_tex(tmp_path: Path) -> None:
     assert r"ViT (CUB) (\texttt{vit\_cub})" in app
     assert r"\vcfigure{extra_thing}" in text and r"\vctable{my_table}" in text
     assert r"\vcfigure{concepts_per_layer}" not in text  # placed by main.tex itself
-    again = T.write_generated_tex(
+    again = P.write_generated_tex(
         [
             "extra_thing",
             "appendix_vit",
@@ -175,4 +176,4 @@ def test_write_generated_tex(tmp_path: Path) -> None:
     )
     assert again.read_bytes() == out.read_bytes()
     with pytest.raises(VitconceptsError, match="characters"):
-        T.write_generated_tex(["bad name{}"], [], tmp_path / "x.tex")
+        P.write_generated_tex(["bad name{}"], [], tmp_path / "x.tex")

@@ -22,9 +22,11 @@ Per layer (:func:`compare_labels`):
   (the ``images`` column), NaN unless both files carry it for every unit.
 
 :func:`compare_with_published` writes that table for one model (rule
-``compare_with_published``); :func:`plot_reproduction_agreement` and
-:func:`table_reproduction_agreement` turn all models' tables into the paper's appendix figure
-and table. ``python -m vitconcepts.agreement OURS.csv THEIRS.csv`` prints the table.
+``compare_with_published``); :func:`read_agreements` reads all models' tables back and
+:func:`summarise` condenses them, for the paper's appendix figure
+(:func:`vitconcepts.figures.plot_reproduction_agreement`) and table
+(:func:`vitconcepts.tables.table_reproduction_agreement`).
+``python -m vitconcepts.agreement OURS.csv THEIRS.csv`` prints the table.
 """
 
 from __future__ import annotations
@@ -233,7 +235,9 @@ def compare_with_published(
 # --------------------------------------------------------------------------- paper outputs
 
 
-def _read_agreements(agreement_csvs: Mapping[str, PathLike]) -> pd.DataFrame:
+def read_agreements(agreement_csvs: Mapping[str, PathLike]) -> pd.DataFrame:
+    """The per-layer tables of :func:`compare_with_published`, one per model, stacked with a
+    ``model`` column first (mapping order)."""
     frames = []
     for model, path in agreement_csvs.items():
         path = Path(path)
@@ -259,51 +263,6 @@ def _read_agreements(agreement_csvs: Mapping[str, PathLike]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def plot_reproduction_agreement(
-    agreement_csvs: Mapping[str, PathLike], out_pdf: PathLike
-) -> pd.DataFrame:
-    """Figure ``reproduction_agreement``: one panel per measure, one line per model over layers.
-
-    Writes ``<out>.pdf``, ``<out>.png`` and the tidy source ``<out>.csv`` (every model's rows
-    with a ``model`` column). Measures with no value for any model are left out.
-    """
-    from . import style
-    from .figures import _layer_axis
-
-    data = _read_agreements(agreement_csvs)
-    measures = [m for m in MEASURES if data[m].notna().any()]
-    with style.style_context():
-        fig, axes = style.plt.subplots(
-            1,
-            len(measures),
-            figsize=(style.FULL_WIDTH, 2.3),
-            layout="constrained",
-            squeeze=False,
-        )
-        for ax, measure in zip(axes[0], measures, strict=True):
-            for model in agreement_csvs:
-                d = data[data["model"] == model]
-                ax.plot(
-                    d["layer"],
-                    d[measure],
-                    marker="o",
-                    markersize=2.5,
-                    color=style.model_color(model),
-                    label=style.model_name(model),
-                )
-            ax.set_title(MEASURES[measure])
-            lo = min(0.0, float(np.nanmin(data[measure])))
-            ax.set_ylim(lo, 1.02)
-            _layer_axis(ax, data["layer"].unique(), max_ticks=7)
-        axes[0][0].set_ylabel("agreement with published")
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(6, len(labels)))
-        style.save_figure(fig, out_pdf)
-    out_csv = Path(out_pdf).with_suffix(".csv")
-    data.to_csv(out_csv, index=False, lineterminator="\n")
-    return data
-
-
 def summarise(data: pd.DataFrame) -> pd.DataFrame:
     """One row per model: layers, units and the unit-weighted mean of each measure."""
     rows = []
@@ -318,44 +277,6 @@ def summarise(data: pd.DataFrame) -> pd.DataFrame:
         row["label_match_max"] = float(d["label_match"].max())
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def table_reproduction_agreement(agreement_csv: PathLike, out_tex: PathLike) -> Path:
-    """Table ``reproduction_agreement`` from the figure's source CSV: one row per model."""
-    from .figures import _read_csv
-    from .style import model_name
-    from .tables import _fmt_float, _tabular, _write, latex_escape
-
-    data = _read_csv(agreement_csv, ("model",) + COLUMNS[:3], "reproduction agreement")
-    for measure in MEASURES:
-        if measure not in data:
-            data[measure] = math.nan
-    summary = summarise(data)
-    body = []
-    for _, r in summary.iterrows():
-        cells = [
-            latex_escape(model_name(r["model"])),
-            str(int(r["layers"])),
-            str(int(r["units"])),
-            _fmt_float(r["label_match"], 3),
-            f"{_fmt_float(r['label_match_min'], 2)}--{_fmt_float(r['label_match_max'], 2)}",
-            _fmt_float(r["semantic_match"], 3),
-            _fmt_float(r["similarity_spearman"], 3),
-            _fmt_float(r["top_images_jaccard"], 3),
-        ]
-        body.append(" & ".join(cells) + r" \\")
-    header = [
-        "model",
-        "layers",
-        "units",
-        "identical",
-        "range",
-        "cosine",
-        r"Spearman $\rho$",
-        "Jaccard",
-    ]
-    comment = "Agreement of this run's labels with the published ones (unit-weighted means)."
-    return _write(out_tex, _tabular("l r r r c r r r", header, body, comment))
 
 
 # --------------------------------------------------------------------------- command line

@@ -175,11 +175,6 @@ def set_watermark(text: str | None) -> None:
     _WATERMARK = text or None
 
 
-def watermark() -> str | None:
-    """The text :func:`save_figure` currently stamps on figures, if any."""
-    return _WATERMARK
-
-
 def save_figure(fig: Figure, out_pdf: str | Path) -> tuple[Path, Path]:
     """Save ``fig`` as vector PDF and 200-dpi PNG with fixed metadata; close it.
 

@@ -1,19 +1,15 @@
-"""LaTeX tables of the paper, the generated include list, and the paper build.
+"""LaTeX tables of the paper.
 
 Every ``table_<name>(inputs..., out_tex)`` writes a booktabs ``tabular`` fragment that
 ``paper/main.tex`` pulls in with ``\\input`` (captions live in main.tex). Text is escaped for
-LaTeX; output is deterministic (no dates, fixed ordering and number formats).
-
-:func:`write_generated_tex` writes ``paper/generated.tex``, which tells main.tex which
-figures and tables this configuration produced; :func:`build_paper` runs latexmk.
+LaTeX (:func:`latex_escape`); output is deterministic (no dates, fixed ordering and number
+formats). :mod:`vitconcepts.paper` writes the include list and builds the PDF.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,53 +17,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vitconcepts.errors import InputDataError, VitconceptsError
-from vitconcepts.figures import (
+from vitconcepts.agreement import COLUMNS as AGREEMENT_COLUMNS
+from vitconcepts.agreement import MEASURES, summarise
+from vitconcepts.errors import InputDataError
+from vitconcepts.figures.inputs import (
     CONCEPTS_COLUMNS,
     SHARES_COLUMNS,
-    _read_csv,
-    _share_table,
+    read_checked_csv,
     read_label_csv,
+    share_table,
 )
 from vitconcepts.style import CATEGORIES, model_name, model_sort_key, ordered_categories
 
 __all__ = [
-    "KNOWN_FIGURES",
-    "KNOWN_TABLES",
-    "build_paper",
     "latex_escape",
     "table_categoriser_agreement",
     "table_category_shares",
     "table_concepts_per_layer",
     "table_models",
-    "write_generated_tex",
+    "table_reproduction_agreement",
+    "write_tex",
 ]
 
 PathLike = str | Path
-
-#: Figures that main.tex places in its sections (``appendix_<model>`` go to the appendix).
-KNOWN_FIGURES: tuple[str, ...] = (
-    "category_shares_vit_mean",
-    "concepts_per_layer",
-    "category_shares",
-    "example_units",
-    "image_complexity",
-    "category_shares_resnet",
-    "finetuning_category_shares",
-    "finetuning_concepts_per_layer",
-    "finetuned_category_shares",
-    "finetuned_concepts_per_layer",
-    "score_histograms",
-    "reproduction_agreement",
-)
-#: Tables that main.tex places in its sections.
-KNOWN_TABLES: tuple[str, ...] = (
-    "models",
-    "concepts_per_layer",
-    "category_shares",
-    "categoriser_agreement",
-    "reproduction_agreement",
-)
 
 #: Short column headers for the categories.
 CATEGORY_SHORT: dict[str, str] = {
@@ -116,7 +88,8 @@ def _tt(text: object) -> str:
     return rf"\texttt{{{escaped}}}"
 
 
-def _write(out_tex: PathLike, lines: Sequence[str]) -> Path:
+def write_tex(out_tex: PathLike, lines: Sequence[str]) -> Path:
+    """Write ``lines`` to ``out_tex`` (folders made, one newline at the end)."""
     out = Path(out_tex)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -239,12 +212,12 @@ def table_models(
     ]
     ragged = r">{\raggedright\arraybackslash}"
     colspec = f"l l {ragged}p{{4.0cm}} l r r {ragged}p{{2.6cm}} l l"
-    return _write(out_tex, _tabular(colspec, header, body, "Models analysed."))
+    return write_tex(out_tex, _tabular(colspec, header, body, "Models analysed."))
 
 
 def table_concepts_per_layer(concepts_csv: PathLike, out_tex: PathLike) -> Path:
     """Unique concepts per layer: one row per model (canonical order), one column per layer."""
-    df = _read_csv(concepts_csv, CONCEPTS_COLUMNS, "concepts per layer")
+    df = read_checked_csv(concepts_csv, CONCEPTS_COLUMNS, "concepts per layer")
     if df.empty:
         raise InputDataError(
             f"The concepts per layer file {concepts_csv} has no rows.",
@@ -261,7 +234,7 @@ def table_concepts_per_layer(concepts_csv: PathLike, out_tex: PathLike) -> Path:
         body.append(" & ".join(cells) + r" \\")
     header = ["model"] + [str(layer) for layer in layers]
     colspec = "l " + " ".join("r" for _ in layers)
-    return _write(
+    return write_tex(
         out_tex,
         _tabular(colspec, header, body, "Unique concepts per layer (columns: 0-based layer)."),
     )
@@ -279,7 +252,7 @@ def table_category_shares(shares_csv: PathLike, out_tex: PathLike) -> Path:
     A category a layer lacks counts as 0. Thirds follow ``numpy.array_split`` of the layer
     indices (12 layers: 0-3, 4-7, 8-11); an empty third (models with < 3 layers) shows ``--``.
     """
-    df = _read_csv(shares_csv, SHARES_COLUMNS, "category shares")
+    df = read_checked_csv(shares_csv, SHARES_COLUMNS, "category shares")
     if df.empty:
         raise InputDataError(
             f"The category shares file {shares_csv} has no rows.",
@@ -289,7 +262,7 @@ def table_category_shares(shares_csv: PathLike, out_tex: PathLike) -> Path:
     cats = ordered_categories(set(CATEGORIES) | set(df["category"].astype(str)))
     body: list[str | None] = []
     for i, m in enumerate(models):
-        table = _share_table(df[df["model"] == m]).reindex(columns=cats).fillna(0.0)
+        table = share_table(df[df["model"] == m]).reindex(columns=cats).fillna(0.0)
         for part, layers in zip(
             ("early", "middle", "late"), layer_thirds(table.index), strict=True
         ):
@@ -310,7 +283,7 @@ def table_category_shares(shares_csv: PathLike, out_tex: PathLike) -> Path:
             body.append(None)
     header = ["model", "layers"] + [latex_escape(CATEGORY_SHORT.get(c, c)) for c in cats]
     colspec = "l l " + " ".join("r" for _ in cats)
-    return _write(
+    return write_tex(
         out_tex, _tabular(colspec, header, body, "Mean category share (%) per third of the layers.")
     )
 
@@ -322,7 +295,7 @@ def table_categoriser_agreement(agreement_csv: PathLike, out_tex: PathLike) -> P
     (or all/total/micro/macro/weighted) go below a rule at the end.
     """
     cols = ("category", "n", "correct", "precision", "recall", "f1")
-    df = _read_csv(agreement_csv, cols, "categoriser agreement")
+    df = read_checked_csv(agreement_csv, cols, "categoriser agreement")
     df["category"] = df["category"].astype(str)
     summary = df["category"].str.lower().isin(_SUMMARY_ROWS)
     order = {c: i for i, c in enumerate(CATEGORIES)}
@@ -346,139 +319,41 @@ def table_categoriser_agreement(agreement_csv: PathLike, out_tex: PathLike) -> P
             ]
             body.append(" & ".join(cells) + r" \\")
     header = ["category", "$n$", "correct", "precision", "recall", "$F_1$"]
-    return _write(
+    return write_tex(
         out_tex, _tabular("l r r r r r", header, body, "Automatic categoriser vs curated map.")
     )
 
 
-# --------------------------------------------------------------------------- paper
-
-
-def _name(item: PathLike) -> str:
-    return Path(str(item)).stem
-
-
-def _check_name(name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-        raise VitconceptsError(
-            f"Figure/table name {name!r} has characters LaTeX file names cannot carry.",
-            "Use letters, digits, '_', '-' and '.' only.",
-        )
-    return name
-
-
-def write_generated_tex(
-    figures: Sequence[PathLike],
-    tables: Sequence[PathLike],
-    out_tex: PathLike,
-    warning: str | None = None,
-) -> Path:
-    """Write ``generated.tex``: which figures/tables exist, for ``paper/main.tex``.
-
-    ``figures`` and ``tables`` are names or paths (``figures/concepts_per_layer.pdf``); only
-    the file stem counts. It declares each with ``\\vcfigurehere{name}`` /
-    ``\\vctablehere{name}``, defines ``\\vcappendixfigures`` (the ``appendix_<model>``
-    figures) and ``\\vcextrafigures`` / ``\\vcextratables`` (anything main.tex does not
-    place itself), all sorted so the file is deterministic. A ``warning`` (e.g. the random
-    CLIP scorer note) sets ``\\vcwarningtrue`` and ``\\vcwarningtext``, which main.tex
-    prints boxed on the title page and in every page's footer.
-    """
-    fig_names = sorted({_check_name(_name(f)) for f in figures})
-    tab_names = sorted({_check_name(_name(t)) for t in tables})
-    lines = [
-        "% Generated by vitconcepts.tables.write_generated_tex; do not edit.",
-        "% Figures and tables this configuration produced.",
+def table_reproduction_agreement(agreement_csv: PathLike, out_tex: PathLike) -> Path:
+    """Table ``reproduction_agreement`` from the figure's source CSV: one row per model."""
+    columns = ("model",) + AGREEMENT_COLUMNS[:3]
+    data = read_checked_csv(agreement_csv, columns, "reproduction agreement")
+    for measure in MEASURES:
+        if measure not in data:
+            data[measure] = math.nan
+    summary = summarise(data)
+    body = []
+    for _, r in summary.iterrows():
+        cells = [
+            latex_escape(model_name(r["model"])),
+            str(int(r["layers"])),
+            str(int(r["units"])),
+            _fmt_float(r["label_match"], 3),
+            f"{_fmt_float(r['label_match_min'], 2)}--{_fmt_float(r['label_match_max'], 2)}",
+            _fmt_float(r["semantic_match"], 3),
+            _fmt_float(r["similarity_spearman"], 3),
+            _fmt_float(r["top_images_jaccard"], 3),
+        ]
+        body.append(" & ".join(cells) + r" \\")
+    header = [
+        "model",
+        "layers",
+        "units",
+        "identical",
+        "range",
+        "cosine",
+        r"Spearman $\rho$",
+        "Jaccard",
     ]
-    lines += [rf"\vcfigurehere{{{n}}}" for n in fig_names]
-    lines += [rf"\vctablehere{{{n}}}" for n in tab_names]
-    if warning:
-        lines.append(r"\vcwarningtrue")
-        lines.append(rf"\renewcommand{{\vcwarningtext}}{{{latex_escape(warning)}}}")
-    appendix = sorted(
-        (n for n in fig_names if n.startswith("appendix_")),
-        key=lambda n: model_sort_key(n[len("appendix_") :]),
-    )
-    extra_figs = [n for n in fig_names if n not in KNOWN_FIGURES and n not in appendix]
-    extra_tabs = [n for n in tab_names if n not in KNOWN_TABLES]
-    lines.append(r"\renewcommand{\vcappendixfigures}{%")
-    for n in appendix:
-        model = n[len("appendix_") :]
-        lines.append(
-            rf"  \vcfigure{{{n}}}{{{latex_escape(model_name(model))} "
-            rf"(\texttt{{{latex_escape(model)}}}): share of concept categories per layer "
-            r"(left) and number of unique concepts per layer (right).}%"
-        )
-    lines.append("}")
-    lines.append(r"\renewcommand{\vcextrafigures}{%")
-    for n in extra_figs:
-        lines.append(rf"  \vcfigure{{{n}}}{{Figure \texttt{{{latex_escape(n)}}}.}}%")
-    lines.append("}")
-    lines.append(r"\renewcommand{\vcextratables}{%")
-    for n in extra_tabs:
-        lines.append(rf"  \vctable{{{n}}}{{Table \texttt{{{latex_escape(n)}}}.}}%")
-    lines.append("}")
-    return _write(out_tex, lines)
-
-
-def _log_tail(log_file: Path, n: int = 12) -> str:
-    if not log_file.is_file():
-        return "(no LaTeX log was written)"
-    lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
-    errors = [
-        i
-        for i, line in enumerate(lines)
-        if line.startswith("!") or ":error:" in line or re.match(r"^\S+\.tex:\d+:", line)
-    ]
-    if errors:
-        start = max(0, errors[0] - 2)
-        return "\n".join(lines[start : start + n])
-    return "\n".join(lines[-n:])
-
-
-def build_paper(main_tex: PathLike, out_pdf: PathLike, log: PathLike | None = None) -> Path:
-    """Compile ``main_tex`` with ``latexmk -pdf`` in its folder; put the PDF at ``out_pdf``.
-
-    latexmk's output goes to ``log`` (when given). On failure raises
-    :class:`~vitconcepts.errors.VitconceptsError` quoting the LaTeX error from the ``.log``.
-    """
-    main_tex = Path(main_tex).resolve()
-    out_pdf = Path(out_pdf)
-    if not main_tex.is_file():
-        raise InputDataError(
-            f"The paper source {main_tex} does not exist.",
-            "Restore paper/main.tex from the repository.",
-        )
-    latexmk = shutil.which("latexmk")
-    if latexmk is None:
-        raise VitconceptsError(
-            "latexmk was not found on PATH, so the paper cannot be built.",
-            "Install TeX Live with latexmk (Debian: apt-get install latexmk texlive-latex-extra) "
-            "or use the project's conda environment.",
-        )
-    cmd = [
-        latexmk,
-        "-pdf",
-        "-interaction=nonstopmode",
-        "-halt-on-error",
-        "-file-line-error",
-        main_tex.name,
-    ]
-    proc = subprocess.run(cmd, cwd=main_tex.parent, capture_output=True, text=True, check=False)
-    if log is not None:
-        Path(log).parent.mkdir(parents=True, exist_ok=True)
-        Path(log).write_text(
-            f"$ {' '.join(cmd)}  (in {main_tex.parent})\n{proc.stdout}\n{proc.stderr}",
-            encoding="utf-8",
-        )
-    built = main_tex.with_suffix(".pdf")
-    if proc.returncode != 0 or not built.is_file():
-        tail = _log_tail(main_tex.with_suffix(".log"))
-        raise VitconceptsError(
-            f"latexmk failed (exit {proc.returncode}) building {main_tex}. LaTeX says: {tail}",
-            f"Fix the reported line; the full LaTeX log is {main_tex.with_suffix('.log')}"
-            + (f" and latexmk's output is in {log}." if log is not None else "."),
-        )
-    out_pdf.parent.mkdir(parents=True, exist_ok=True)
-    if built.resolve() != out_pdf.resolve():
-        shutil.copyfile(built, out_pdf)
-    return out_pdf
+    comment = "Agreement of this run's labels with the published ones (unit-weighted means)."
+    return write_tex(out_tex, _tabular("l r r r c r r r", header, body, comment))

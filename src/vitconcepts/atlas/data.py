@@ -1,0 +1,150 @@
+"""The data of a model's atlas page: its units' labels, scores, categories, runner-up concepts
+and top images, read from the label CSV, the top-k file and the categories CSV."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vitconcepts.analysis import load_categories, load_labels
+from vitconcepts.categories import CATEGORIES
+from vitconcepts.errors import InputDataError
+from vitconcepts.style import category_color, model_name
+
+PathLike = str | Path
+
+#: Runner-up concepts shown per card (ranks 2..N_NEXT+1 of the top-k file).
+N_NEXT = 5
+
+
+def read_unit_labels(path: PathLike) -> pd.DataFrame:
+    """A label CSV's rows sorted by layer position, then unit (``unit`` as int)."""
+    frame = load_labels(path)
+    frame["unit"] = pd.to_numeric(frame["unit"]).astype(int)
+    return frame.sort_values(["layer_index", "unit"], kind="stable").reset_index(drop=True)
+
+
+def _image_lists(frame: pd.DataFrame, path: PathLike) -> list[list[int]]:
+    if "images" not in frame:
+        return [[] for _ in range(len(frame))]
+    out = []
+    for value in frame["images"]:
+        out.append([int(n) for n in re.findall(r"-?\d+", str(value))])
+    return out
+
+
+def top_image_samples(label_csvs: Sequence[PathLike]) -> list[int]:
+    """Sorted union of the top-image sample indices of every unit of every label file."""
+    samples: set[int] = set()
+    for path in label_csvs:
+        for images in _image_lists(read_unit_labels(path), path):
+            samples.update(images)
+    return sorted(samples)
+
+
+def _read_categories(categories_csv: PathLike | None) -> dict[str, str]:
+    if not categories_csv:
+        return {}
+    return load_categories(categories_csv)
+
+
+def _read_topk(topk_nc: PathLike, frame: pd.DataFrame, labels_csv: PathLike):
+    """(concept strings [unit, k], scores [unit, k]) aligned with ``frame``'s rows."""
+    import xarray as xr
+
+    path = Path(topk_nc)
+    with xr.open_dataset(path) as ds:
+        index = np.asarray(ds["concept_index"].values)
+        score = np.asarray(ds["score"].values, dtype=np.float64)
+        concepts = np.asarray([str(c) for c in ds["concept"].values], dtype=object)
+        n_layers = index.shape[0]
+    if n_layers != frame["layer_index"].nunique():
+        raise InputDataError(
+            f"Top-k file {path} has {n_layers} layers but {labels_csv} has "
+            f"{frame['layer_index'].nunique()}.",
+            "rebuild both with label_units (they are written together).",
+        )
+    li = frame["layer_index"].to_numpy()
+    un = frame["unit"].to_numpy()
+    if un.max(initial=0) >= index.shape[1]:
+        raise InputDataError(
+            f"{labels_csv} has unit {int(un.max())} but the top-k file {path} only "
+            f"{index.shape[1]} units per layer.",
+            "rebuild both with label_units.",
+        )
+    idx = index[li, un]  # [row, rank]
+    return np.where(idx >= 0, concepts[np.clip(idx, 0, None)], ""), score[li, un]
+
+
+def _round(x: float, digits: int = 4) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return float(f"{x:.{digits}g}")
+
+
+def model_data(
+    model: str,
+    labels_csv: PathLike,
+    topk_nc: PathLike | None = None,
+    categories_csv: PathLike | None = None,
+    images: bool = True,
+    summary: str | None = None,
+    probe: str = "",
+    n_next: int = N_NEXT,
+) -> dict[str, Any]:
+    """The JSON-able data of one model page (columns, with a string table for concepts)."""
+    frame = read_unit_labels(labels_csv)
+    cat_map = _read_categories(categories_csv)
+    strings: dict[str, int] = {}
+
+    def sid(text: str) -> int:
+        return strings.setdefault(text, len(strings))
+
+    labels = frame["description"].astype(str).tolist()
+    cats = [cat_map.get(label, "unknown") for label in labels]
+    categories = [c for c in CATEGORIES if c in set(cats)] + sorted(set(cats) - set(CATEGORIES))
+    cat_id = {c: i for i, c in enumerate(categories)}
+    layers = []
+    for _, group in frame.groupby("layer_index", sort=True):
+        layers.append({"name": str(group["layer"].iloc[0]), "start": int(group.index[0])})
+        layers[-1]["units"] = len(group)
+    layer_of_row = frame["layer_index"].astype(int).tolist()
+    data: dict[str, Any] = {
+        "model": model,
+        "title": model_name(model),
+        "probe": probe,
+        "images": bool(images and "images" in frame),
+        "summary": summary,
+        "categories": categories,
+        "category_colors": [category_color(c) for c in categories],
+        "layers": layers,
+        "layer": layer_of_row,
+        "unit": frame["unit"].astype(int).tolist(),
+        "label": [sid(x) for x in labels],
+        "score": [_round(x) for x in frame["similarity"].astype(float)],
+        "cat": [cat_id[c] for c in cats],
+        "next": [],
+        "next_score": [],
+        "img": [],
+    }
+    if topk_nc:
+        names, scores = _read_topk(topk_nc, frame, labels_csv)
+        for row in range(len(frame)):
+            pairs = [
+                (str(n), s)
+                for n, s in zip(names[row], scores[row], strict=True)
+                if n and math.isfinite(s)
+            ]
+            pairs = [p for p in pairs if p[0] != labels[row]][:n_next]
+            data["next"].append([sid(n) for n, _ in pairs])
+            data["next_score"].append([_round(s) for _, s in pairs])
+    if data["images"]:
+        data["img"] = _image_lists(frame, labels_csv)
+    data["strings"] = list(strings)
+    return data

@@ -1,0 +1,71 @@
+"""The paper's figures, one function per figure.
+
+Every ``plot_<name>(inputs..., out_pdf)`` writes ``<name>.pdf`` (vector), ``<name>.png``
+(200 dpi) and, beside them, ``<name>.csv`` holding exactly the tidy data that is plotted,
+unless that CSV is the function's input file (``concepts_per_layer``, ``category_shares``).
+Reruns on the same inputs give byte-identical files.
+
+Inputs are the analysis CSVs described in ``docs/design.md``:
+
+* concepts per layer: ``model, layer, n_concepts`` (``layer`` is the 0-based layer index);
+* category shares: ``model, layer, category, share`` (share is a fraction 0-1);
+* image complexity: ``model, layer, complexity, n_images``;
+* unit labels: ``layer, unit, description, similarity, images`` (``layer`` a module path);
+* probe index: ``sample, sample_id, path, part``;
+* reproduction agreement: the per-layer tables of :mod:`vitconcepts.agreement`.
+
+Models that a figure asks for but an input lacks are skipped with a warning; a figure with
+no data left raises :class:`~vitconcepts.errors.InputDataError`.
+
+The package by stage: :mod:`~vitconcepts.figures.inputs` (reading the input CSVs, share
+tables, writing a figure's source CSV), :mod:`~vitconcepts.figures.drawing` (layer axis,
+line styles, stacked bars, legends), :mod:`~vitconcepts.figures.per_layer`,
+:mod:`~vitconcepts.figures.finetuning`, :mod:`~vitconcepts.figures.example_units` and
+:mod:`~vitconcepts.figures.reproduction`.
+"""
+
+from vitconcepts.figures.example_units import plot_example_units
+from vitconcepts.figures.finetuning import (
+    FINETUNING_CATEGORIES,
+    plot_finetuned_category_shares,
+    plot_finetuned_concepts_per_layer,
+    plot_finetuning_category_shares,
+    plot_finetuning_concepts_per_layer,
+)
+from vitconcepts.figures.inputs import (
+    CONCEPTS_COLUMNS,
+    SHARES_COLUMNS,
+    read_label_csv,
+)
+from vitconcepts.figures.per_layer import (
+    COMPLEXITY_LABELS,
+    plot_appendix,
+    plot_category_shares,
+    plot_category_shares_resnet,
+    plot_category_shares_vit_mean,
+    plot_concepts_per_layer,
+    plot_image_complexity,
+    plot_score_histograms,
+)
+from vitconcepts.figures.reproduction import plot_reproduction_agreement
+
+__all__ = [
+    "COMPLEXITY_LABELS",
+    "CONCEPTS_COLUMNS",
+    "FINETUNING_CATEGORIES",
+    "SHARES_COLUMNS",
+    "plot_appendix",
+    "plot_category_shares",
+    "plot_category_shares_resnet",
+    "plot_category_shares_vit_mean",
+    "plot_concepts_per_layer",
+    "plot_example_units",
+    "plot_finetuned_category_shares",
+    "plot_finetuned_concepts_per_layer",
+    "plot_finetuning_category_shares",
+    "plot_finetuning_concepts_per_layer",
+    "plot_image_complexity",
+    "plot_reproduction_agreement",
+    "plot_score_histograms",
+    "read_label_csv",
+]
