@@ -4,8 +4,10 @@ import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
 from vitconcepts.labeling import label_units
 from vitconcepts.logs import rule_log
+from vitconcepts.preflight import check_labeling_params
 
 with rule_log(snakemake):
+    check_labeling_params(snakemake.config)  # before the similarity matrix is built
     label_units(
         snakemake.input.activations,
         snakemake.input.images,

@@ -2,6 +2,7 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
+from vitconcepts.constants import RANDOM_SCORER_NOTE
 from vitconcepts.logs import rule_log
 from vitconcepts.tables import write_generated_tex
 
@@ -10,5 +11,5 @@ with rule_log(snakemake):
         snakemake.params.figures,
         snakemake.params.tables,
         snakemake.output[0],
-        warning=snakemake.params.warning,
+        warning=RANDOM_SCORER_NOTE if snakemake.params.random_scorer else "",
     )
