@@ -100,6 +100,7 @@ def test_autocast_option_is_checked_and_recorded(tmp_path, probe_csv):
         assert np.corrcoef(x.ravel(), y.ravel())[0, 1] > 0.95
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_dump_with_and_without_cache_is_identical(tmp_path, probe_csv):
     spec = resolve_model_spec("m", TIMM_CNN)
     recipe = recipe_from_transform(build_transform(spec, load_model(spec)))
