@@ -1,27 +1,29 @@
 # Shared wiring: config checks, wildcard constraints, input functions and target lists.
-# No analysis logic here: it lives in src/vitconcepts and is unit-tested.
+# Parsing needs nothing but Snakemake: the helpers below (rules/plan_*.py) use the standard
+# library only; everything that needs numpy, torch or the library runs in the rule scripts.
 
 import sys
 from pathlib import Path
 
-# The Snakefile imports the library at parse time; rule scripts find it through the
-# scripts/vitconcepts symlink (Snakemake puts a script's folder on sys.path).
-SRC = str(Path(workflow.basedir) / "src")
-if SRC not in sys.path:
-    sys.path.insert(0, SRC)
+RULES = str(Path(workflow.basedir) / "rules")
+if RULES not in sys.path:
+    sys.path.insert(0, RULES)
 
-from vitconcepts.config import (
-    RANDOM_SCORER_NOTE,
+from plan_config import (
     analysed_models,
     check_config,
-    data_path_problem,
     finetuned_pairs,
     finetuning_conditions,
     random_clip_scorer,
 )
-from vitconcepts.config import probe_parts as _probe_parts
-from vitconcepts.probe import files_fingerprint, parts_fingerprint
-from vitconcepts.pixels import pixel_cache_plan_for_config
+from plan_inputs import (
+    data_path_problem,
+    files_fingerprint,
+    parts_fingerprint,
+    pixel_cache_plan,
+    recipe_key,
+)
+from plan_inputs import probe_parts as _probe_parts
 
 check_config(config, Path(workflow.basedir) / "config.schema.yaml")
 
@@ -40,9 +42,13 @@ RANDOM_SCORER = random_clip_scorer(config)
 ROLES = config["analysis"]
 PUBLISHED = config["labels_source"] == "published"
 EXAMPLE_MODEL = ROLES["example_units"]["model"] or (ANALYSED[0] if ANALYSED else None)
-# decode once: {model or "clip:<key>": recipe} of the passes that read a pixel cache
-PIXEL_PLAN = pixel_cache_plan_for_config(config, [] if PUBLISHED else ANALYSED)
-RECIPES = {recipe.key: recipe for recipe in PIXEL_PLAN.values()}
+# decode once: {model: recipe} of the passes that read a pixel cache (decided from the config;
+# cache_pixels checks the free disk where it runs)
+PIXEL_PLAN = pixel_cache_plan(
+    config["pixel_cache"],
+    {model: config["models"][model] for model in ([] if PUBLISHED else ANALYSED)},
+)
+RECIPES = {recipe_key(recipe): recipe for recipe in PIXEL_PLAN.values()}
 
 
 wildcard_constraints:
@@ -202,7 +208,7 @@ def example_labels(wildcards):
 
 
 def pixel_cache_file(probe, recipe):
-    return f"resources/probes/{probe}/pixels_{recipe.key}.nc"
+    return f"resources/probes/{probe}/pixels_{recipe_key(recipe)}.nc"
 
 
 def dump_inputs(wildcards):
@@ -218,15 +224,12 @@ def dump_inputs(wildcards):
 
 
 def embed_images_inputs(wildcards):
-    inputs = {
+    """CLIP's preprocessing is known only to open_clip, so its pass decodes the JPEGs."""
+    return {
         "clip": f"resources/clip/{wildcards.clip}",
         "index": f"resources/probes/{wildcards.probe}/index.csv",
     }
-    recipe = PIXEL_PLAN.get(f"clip:{wildcards.clip}")
-    if recipe is not None:
-        inputs["pixels"] = pixel_cache_file(wildcards.probe, recipe)
-    return inputs
 
 
 def pixel_recipe(wildcards):
-    return RECIPES[wildcards.recipe].to_dict()
+    return RECIPES[wildcards.recipe]

@@ -14,7 +14,7 @@ rule write_generated_tex:
     params:
         figures=[Path(f).stem for f in all_figures()],
         tables=[Path(t).stem for t in all_tables()],
-        warning=RANDOM_SCORER_NOTE if RANDOM_SCORER else "",
+        random_scorer=RANDOM_SCORER,
     script:
         "../scripts/write_generated_tex.py"
 

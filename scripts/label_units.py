@@ -3,9 +3,11 @@
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
 from vitconcepts.labeling import label_units
+from vitconcepts.preflight import check_labeling_params
 from vitconcepts.rule_job import rule_log
 
 with rule_log(snakemake):
+    check_labeling_params(snakemake.config)  # before the similarity matrix is built
     label_units(
         snakemake.input.activations,
         snakemake.input.images,

@@ -2,6 +2,7 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
+from vitconcepts.constants import RANDOM_SCORER_NOTE
 from vitconcepts.paper import write_generated_tex
 from vitconcepts.rule_job import rule_log
 
@@ -10,5 +11,5 @@ with rule_log(snakemake):
         snakemake.params.figures,
         snakemake.params.tables,
         snakemake.output[0],
-        warning=snakemake.params.warning,
+        warning=RANDOM_SCORER_NOTE if snakemake.params.random_scorer else "",
     )

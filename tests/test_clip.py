@@ -83,7 +83,7 @@ def test_embed_images_resumes(probe_index, manifest, tmp_path, monkeypatch):
     embed_images(ENTRY, manifest, probe_index, reference, batch_size=4, device="cpu")
     index = pd.read_csv(probe_index)
     broken = index["path"].iloc[6]
-    import vitconcepts.probe as probe
+    import vitconcepts.probe._index as probe  # ProbeDataset reads images through it
 
     real = probe.load_rgb
 

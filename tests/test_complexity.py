@@ -163,7 +163,7 @@ def test_learned_scorer_from_file_and_module(
 
 
 def test_learned_config_check() -> None:
-    from vitconcepts.config import check_complexity
+    from vitconcepts.preflight import check_complexity  # run when image_complexity starts
 
     with pytest.raises(ConfigError, match="complexity.scorer is empty"):
         check_complexity({"complexity": {"measure": "learned", "scorer": None}})

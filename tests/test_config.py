@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from vitconcepts.config import analysed_models, check_config, finetuned_pairs
-from vitconcepts.errors import ConfigError
+import vitconcepts.errors
+from vitconcepts.preflight import check_model_layers
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "rules"))  # the workflow's parse-time helpers (stdlib only)
+from plan_config import (  # noqa: E402
+    ConfigError,
+    analysed_models,
+    check_clip_models,
+    check_config,
+    finetuned_pairs,
+    finetuning_conditions,
+    random_clip_scorer,
+)
+
+
+def check_layers(config: dict) -> None:
+    """What each download_model job checks when it starts, for every model."""
+    for key in config["models"]:
+        check_model_layers(key, config["models"])
 
 
 @pytest.fixture()
@@ -93,30 +110,33 @@ def test_published_labels_folder_must_exist(paper_config, tmp_path):
         check_config(paper_config)
 
 
-def test_wrong_layer_name_is_caught_at_config_time(paper_config):
+def test_wrong_layer_name_is_caught_before_the_download(paper_config):
     paper_config["models"]["resnet"]["layers"] = ["conv1", "layer5"]
-    with pytest.raises(ConfigError) as info:
-        check_config(paper_config)
+    with pytest.raises(vitconcepts.errors.ConfigError) as info:
+        check_layers(paper_config)
     assert "models.resnet.layers" in str(info.value) and "'layer5'" in str(info.value)
 
 
 def test_listed_layers_that_exist_pass(paper_config):
     paper_config["models"]["vit"]["layers"] = ["vit.encoder.layer[0]", "vit.encoder.layer[11]"]
-    check_config(paper_config)
+    check_layers(paper_config)  # raises on a name the network lacks (test above)
+    paper_config["models"]["vit"]["layers"] = ["vit.encoder.layer[12]"]
+    with pytest.raises(vitconcepts.errors.ConfigError, match=r"models\.vit\.layers"):
+        check_layers(paper_config)
 
 
 def test_paper_transformers_layers_are_checked_offline(paper_config, monkeypatch):
-    """The authors' layer names of hub checkpoints are checked at parse time, no network."""
+    """The authors' layer names of hub checkpoints are checked on a skeleton, no network."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     models = paper_config["models"]
     models["clip"]["layers"] = [f"vision_model.encoder.layers[{i}]" for i in range(12)]
     models["dinov2"]["layers"] = ["dinov2.encoder.layer[0]", "dinov2.encoder.layer[11]"]
     models["mae"]["layers"] = ["vit.encoder.layer[0]", "vit.encoder.layer[11]"]
-    check_config(paper_config)
+    check_layers(paper_config)
     # a finetuned copy is checked against its base model's architecture
     models["clip_cub"]["layers"] = ["vision_model.encoder.layers[12]"]
-    with pytest.raises(ConfigError) as info:
-        check_config(paper_config)
+    with pytest.raises(vitconcepts.errors.ConfigError) as info:
+        check_layers(paper_config)
     assert "models.clip_cub.layers" in str(info.value)
     assert "'vision_model.encoder.layers.12'" in str(info.value)
 
@@ -133,8 +153,6 @@ def test_concept_set_is_the_authors_20k(paper_config):
 
 
 def test_clip_scorer_must_state_its_weights(paper_config):
-    from vitconcepts.config import check_clip_models
-
     del paper_config["clip_models"]["clip_vit_b16"]["pretrained"]
     with pytest.raises(ConfigError, match=r"clip_models\.clip_vit_b16\.pretrained` is missing"):
         check_config(paper_config)
@@ -146,8 +164,6 @@ def test_clip_scorer_must_state_its_weights(paper_config):
 
 
 def test_random_clip_scorer_only_for_explicit_false_and_computed_labels(paper_config):
-    from vitconcepts.config import random_clip_scorer
-
     assert not random_clip_scorer(paper_config)  # pretrained: openai
     paper_config["clip_models"]["clip_vit_b16"]["pretrained"] = False
     assert random_clip_scorer(paper_config)
@@ -159,8 +175,6 @@ def test_random_clip_scorer_only_for_explicit_false_and_computed_labels(paper_co
 
 
 def test_finetuning_conditions(paper_config):
-    from vitconcepts.config import finetuning_conditions
-
     assert finetuning_conditions(paper_config) == {
         "pretrained": ["vit", "dinov2", "clip"],
         "cub": ["vit_cub", "dinov2_cub", "clip_cub"],
@@ -176,3 +190,30 @@ def test_finetuning_conditions(paper_config):
     paper_config["analysis"]["finetuning_mean"] = ["vit", "deit"]
     with pytest.raises(ConfigError, match="analysis.finetuning_mean"):
         check_config(paper_config)
+
+
+def test_workflow_helpers_import_only_the_standard_library_and_yaml():
+    """rules/plan_*.py run when Snakemake parses the workflow: nothing but Snakemake's own."""
+    import ast
+
+    allowed = set(sys.stdlib_module_names) | {"yaml", "plan_config", "plan_inputs"}
+    for path in sorted((ROOT / "rules").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 else ["(relative)"]
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+def test_library_config_imports_no_stage():
+    import ast
+
+    tree = ast.parse((ROOT / "src/vitconcepts/config.py").read_text())
+    imported = [
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ] + [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+    stages = ("labeling", "models", "complexity", "probe")
+    assert not [m for m in imported if any(m.endswith(s) or f".{s}." in m for s in stages)]

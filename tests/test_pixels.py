@@ -19,7 +19,6 @@ from vitconcepts.pixels import (
     build_pixel_cache,
     check_pixel_cache,
     paper_recipe,
-    pixel_cache_plan,
     recipe_from_transform,
 )
 from vitconcepts.probe import ProbeDataset, build_probe_index
@@ -99,20 +98,6 @@ def test_autocast_option_is_checked_and_recorded(tmp_path, probe_csv):
         x, y = read_layer(a, -1), read_layer(b, -1)
         assert not np.array_equal(x, y)  # bf16 really ran
         assert np.corrcoef(x.ravel(), y.ravel())[0, 1] > 0.95
-
-
-def test_pixel_cache_plan():
-    paper = {"source": "timm", "weights": "w"}
-    native = {**paper, "preprocessing": "native"}
-    big = {**paper, "input_size": 384}
-    entries = {"a": paper, "b": paper, "c": native, "d": big}
-    assert pixel_cache_plan(False, entries) == {}
-    assert set(pixel_cache_plan(True, entries)) == {"a", "b", "d"}
-    assert set(pixel_cache_plan("auto", entries)) == {"a", "b"}
-    assert pixel_cache_plan("auto", entries, n_images=113_305, free=10**9) == {}
-    assert set(pixel_cache_plan("auto", entries, n_images=113_305, free=10**12)) == {"a", "b"}
-    with pytest.raises(ConfigError, match="pixel_cache"):
-        pixel_cache_plan("yes", entries)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -9,6 +9,7 @@ import os
 import pickle
 import tarfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,13 @@ from PIL import Image
 from torchvision.datasets import ImageFolder
 
 from vitconcepts.errors import ConfigError, InputDataError
-from vitconcepts.probe import ProbeDataset, build_probe_index, image_folder_files, load_index
+from vitconcepts.probe import (
+    IMG_EXTENSIONS,
+    ProbeDataset,
+    build_probe_index,
+    image_folder_files,
+    load_index,
+)
 
 
 def _build(tmp_path, parts, name="p"):
@@ -161,3 +168,70 @@ def test_cifar100_test_from_tarball(tmp_path, http_server):
     assert index["sample_id"].tolist() == [f"cifar100_test/{i:05d}.png" for i in range(5)]
     pixels = np.asarray(Image.open(index["path"][3]))
     np.testing.assert_array_equal(pixels, data[3].reshape(3, 32, 32).transpose(1, 2, 0))
+
+
+# -- the workflow's stdlib copies agree with the library -------------------------------------
+def _plan_inputs():
+    import sys
+
+    rules = str(Path(__file__).resolve().parents[1] / "rules")
+    if rules not in sys.path:
+        sys.path.insert(0, rules)
+    import plan_inputs
+
+    return plan_inputs
+
+
+def test_workflow_listing_matches_the_library_and_torchvision(tmp_path):
+    """The fingerprint of an image folder (rules/plan_inputs.py) lists it as the index does."""
+    plan = _plan_inputs()
+    root = tmp_path / "tree"
+    write_images(root, {"b_class": 3, "a_class": 2})
+    write_images(root / "a_class" / "nested", {"x": 2}, seed=1)
+    write_images(root / "b_class", {"sub": 2}, ext=".JPEG", seed=2)
+    (root / "a_class" / "notes.txt").write_text("not an image")
+    assert plan.IMG_EXTENSIONS == IMG_EXTENSIONS
+    assert plan.image_folder_files(root) == image_folder_files(root)
+    assert plan.image_folder_files(root) == [p for p, _ in ImageFolder(str(root)).samples]
+    flat = tmp_path / "flat"
+    write_images(tmp_path, {"flat": 3})
+    assert plan.image_folder_files(flat) == image_folder_files(flat)
+
+
+@pytest.mark.parametrize("path", ["", "/does/not/exist"])
+def test_workflow_and_library_name_a_missing_folder_alike(tmp_path, path):
+    plan = _plan_inputs()
+    parts = [{"kind": "imagenet_val", "path": path}]
+    with pytest.raises(plan.InputDataError) as parsed:
+        plan.check_part_paths("p", parts)
+    with pytest.raises(InputDataError) as built:
+        _build(tmp_path, parts)
+    assert str(parsed.value) == str(built.value)
+
+
+def test_workflow_recipe_keys_name_the_library_cache_files():
+    from vitconcepts.pixels import FORMAT_VERSION, Recipe, paper_recipe
+
+    plan = _plan_inputs()
+    assert plan.PIXEL_FORMAT_VERSION == FORMAT_VERSION
+    for size in (224, 384, 32):
+        recipe = plan.paper_recipe(size)
+        assert recipe == paper_recipe(size).to_dict()
+        assert plan.recipe_key(recipe) == Recipe.from_dict(recipe).key == paper_recipe(size).key
+
+
+def test_pixel_cache_plan_from_the_config_alone():
+    plan = _plan_inputs()
+    entries = {
+        "a": {"preprocessing": "paper"},
+        "b": {},
+        "c": {"preprocessing": "native"},  # its recipe is known to the library only
+        "d": {"input_size": 384},
+    }
+    assert plan.pixel_cache_plan(False, entries) == {}
+    assert plan.pixel_cache_plan("false", entries) == {}
+    assert set(plan.pixel_cache_plan(True, entries)) == {"a", "b", "d"}
+    assert set(plan.pixel_cache_plan("auto", entries)) == {"a", "b"}
+    assert plan.pixel_cache_plan("auto", {"a": {}, "c": {"preprocessing": "native"}}) == {}
+    with pytest.raises(plan.ConfigError, match="pixel_cache"):
+        plan.pixel_cache_plan("yes", entries)

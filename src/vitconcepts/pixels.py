@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 #: images per HDF5 chunk (one chunk = 64 x 150 KB = 9.6 MB at 224 px)
 DEFAULT_SHARD = 64
-PIXEL_CACHE_MODES = ("auto", True, False)
 
 
 @dataclass(frozen=True)
@@ -392,80 +391,3 @@ def pixel_loader(
         prefetch_factor=4 if workers else None,
         persistent_workers=False,
     )
-
-
-# -- planning (which passes share a recipe) --------------------------------------------------
-def model_recipe(entry: Mapping[str, Any]) -> Recipe | None:
-    """The recipe of a model entry known from the config alone (``preprocessing: paper``)."""
-    if entry.get("preprocessing", "paper") != "paper":
-        return None
-    return paper_recipe(int(entry.get("input_size", 224) or 224))
-
-
-def pixel_cache_plan(
-    mode: Any,
-    entries: Mapping[str, Mapping[str, Any]],
-    n_images: int | None = None,
-    free: int | None = None,
-) -> dict[str, Recipe]:
-    """{model key: recipe} of the passes that read a pixel cache.
-
-    ``mode``: ``false`` -> none; ``true`` -> every pass whose recipe is known from the config;
-    ``auto`` -> only recipes shared by two or more passes, and only when ``n_images`` (if
-    known) x bytes per image of all cached recipes fits in ``free`` bytes of disk.
-    """
-    mode = {"true": True, "false": False}.get(mode, mode) if isinstance(mode, str) else mode
-    if mode not in PIXEL_CACHE_MODES:
-        raise ConfigError(
-            f"pixel_cache is {mode!r}; allowed values are auto, true and false.",
-            "set `pixel_cache: auto` (or true / false) in the config.",
-        )
-    if mode is False:
-        return {}
-    recipes = {key: model_recipe(entry) for key, entry in entries.items()}
-    plan = {key: r for key, r in recipes.items() if r is not None}
-    if mode == "auto":
-        counts: dict[str, int] = {}
-        for r in plan.values():
-            counts[r.key] = counts.get(r.key, 0) + 1
-        plan = {key: r for key, r in plan.items() if counts[r.key] >= 2}
-        if n_images is not None and free is not None:
-            unique = {r.key: r for r in plan.values()}
-            need = sum(cache_size_bytes(n_images, r) for r in unique.values())
-            if need > 0.9 * free:
-                log.warning(
-                    "pixel_cache auto: %.1f GB needed, %.1f GB free: decoding JPEGs instead",
-                    need / 1e9,
-                    free / 1e9,
-                )
-                return {}
-    return plan
-
-
-def pixel_cache_plan_for_config(
-    config: Mapping[str, Any], models: Sequence[str]
-) -> dict[str, Recipe]:
-    """:func:`pixel_cache_plan` for the workflow: the analysed ``models`` of ``config`` plus, with
-    ``pixel_cache: true``, the CLIP scorer (key ``clip:<clip_model>``). The probe's size is
-    read from its index when it exists (for the disk check of ``auto``)."""
-    mode = config.get("pixel_cache", "auto")
-    mode = {"true": True, "false": False}.get(mode, mode) if isinstance(mode, str) else mode
-    entries = {key: config["models"][key] for key in models}
-    n_images, free = None, None
-    index = Path("resources/probes") / str(config.get("probe")) / "index.csv"
-    if index.is_file():
-        with index.open("rb") as handle:
-            n_images = max(0, sum(1 for _ in handle) - 1)
-        # caches already built count as room: the plan must not flip once they exist
-        # (a changed input set would make Snakemake re-run every dump)
-        built = sum(p.stat().st_size for p in index.parent.glob("pixels_*.nc"))
-        free = shutil.disk_usage(index.parent).free + built
-    plan = pixel_cache_plan(mode, entries, n_images, free)
-    clip_key = config.get("clip_model")
-    if mode is True and models and clip_key in config.get("clip_models", {}):
-        from .clip import clip_recipe
-
-        recipe = clip_recipe(config["clip_models"][clip_key])
-        if recipe is not None:
-            plan[f"clip:{clip_key}"] = recipe
-    return plan

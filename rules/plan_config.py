@@ -1,0 +1,341 @@
+"""Parse-time checks of a whole config and the lists the workflow derives from it.
+
+Standard library (and PyYAML, which Snakemake installs) only: the workflow definition needs
+nothing but Snakemake. rules/common.smk runs :func:`check_config` right after
+``validate(config, schema)``, so a bad config stops before any job, with one paragraph naming
+the key and the fix. Checks that need the library (layer names on a weightless skeleton,
+`labeling.params` against the method, the learned complexity scorer) run at the start of the
+rule scripts that use them (``vitconcepts.preflight``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+MODEL_SOURCES = ("timm", "transformers")
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config.schema.yaml"
+# per-kind keys: a property of a `kind`-selected entry (probe parts, concept sets) may name
+# the kinds it applies to with this schema annotation (ignored by JSON schema validation)
+KINDS_ANNOTATION = "x-kinds"
+
+
+class PlanError(Exception):
+    """A config or data problem found while the workflow is parsed: one paragraph with a fix
+    (worded as ``vitconcepts.errors`` words the library's errors)."""
+
+    def __init__(self, what: str, fix: str = "") -> None:
+        message = " ".join(what.split())
+        fix = " ".join(fix.split())
+        super().__init__(f"{message} Fix: {fix}" if fix else message)
+
+
+class ConfigError(PlanError):
+    """A config key is missing, unknown or inconsistent."""
+
+
+class InputDataError(PlanError):
+    """A local data path (ImageNet val, an image folder, a concept file) is unusable."""
+
+
+# -- unknown keys ------------------------------------------------------------------------------
+def load_schema(schema: str | Path | Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The config schema (a mapping, a path, or the checkout's ``config.schema.yaml``)."""
+    if isinstance(schema, Mapping):
+        return dict(schema)
+    path = Path(schema) if schema is not None else SCHEMA_PATH
+    if not path.is_file():
+        return None
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    out = ""
+    for part in path:
+        out += part if part.startswith("[") or not out else f".{part}"
+    return out
+
+
+def _unknown_keys(
+    value: Any, schema: Mapping[str, Any], path: tuple[str, ...]
+) -> Iterator[tuple[str, str, list[str], str]]:
+    """(key path, key, known keys, note) for every key ``schema`` does not define."""
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for i, item in enumerate(value):
+            yield from _unknown_keys(item, schema["items"], (*path, f"[{i}]"))
+        return
+    if not isinstance(value, Mapping):
+        return
+    props: Mapping[str, Any] = schema.get("properties") or {}
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, Mapping):  # a map of named entries: any key, each entry checked
+        for key, item in value.items():
+            yield from _unknown_keys(item, props.get(key, extra), (*path, str(key)))
+        return
+    if not props or extra is True:  # free-form (model_kwargs, hf_config, ...)
+        return
+    kind = value.get("kind") if "kind" in props else None
+    for key, item in value.items():
+        key = str(key)
+        if key not in props:
+            yield _dotted((*path, key)), key, sorted(props), ""
+            continue
+        kinds = props[key].get(KINDS_ANNOTATION)
+        if kinds and kind is not None and kind not in kinds and item != props[key].get("default"):
+            allowed = sorted(k for k, p in props.items() if kind in p.get(KINDS_ANNOTATION, [kind]))
+            yield (
+                _dotted((*path, key)),
+                key,
+                allowed,
+                f"it applies to kind {' / '.join(kinds)} only, and this entry has kind {kind}",
+            )
+            continue
+        yield from _unknown_keys(item, props[key], (*path, key))
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if not close and len(key) >= 4:  # e.g. gpu.embed_images -> embed
+        close = [k for k in known if len(k) >= 4 and (k in key or key in k)][:1]
+    return close[0] if close else ""
+
+
+def check_keys(config: Mapping[str, Any], schema: str | Path | Mapping | None = None) -> None:
+    """Every key of ``config`` must be defined in the schema (at any level).
+
+    Known keys are read off ``config.schema.yaml`` (``properties`` of each object; maps of
+    named entries use ``additionalProperties``), so a new key only needs its schema entry.
+    One ConfigError lists every unknown key with a did-you-mean for near misses.
+    """
+    schema_dict = load_schema(schema)
+    if schema_dict is None:
+        return
+    problems = list(_unknown_keys(config, schema_dict, ()))
+    if not problems:
+        return
+    lines, fixes = [], []
+    for path, key, known, note in problems:
+        guess = _suggest(key, known)
+        where = f"`{path}`"
+        if note:
+            lines.append(f"{where} is not used: {note}.")
+        else:
+            level = f"`{path.rsplit('.', 1)[0]}`" if "." in path else "the top level"
+            guessed = f" (did you mean `{guess}`?)" if guess else ""
+            lines.append(
+                f"{where} is not a config key{guessed}; keys known at {level}: {', '.join(known)}."
+            )
+        fixes.append(f"rename `{key}` to `{guess}`" if guess and not note else f"remove `{key}`")
+    raise ConfigError(
+        f"{len(problems)} unknown config key(s), which would be silently ignored: "
+        + " ".join(lines),
+        "; ".join(fixes)
+        + " in your config file (the YAML given with --configfile, or config.yaml); every "
+        "key, its default and its meaning is listed in config.schema.yaml.",
+    )
+
+
+# -- cross-key checks --------------------------------------------------------------------------
+def _require_key(config: dict, section: str, key_name: str) -> None:
+    key = config.get(key_name)
+    choices = sorted(config.get(section, {}))
+    if key not in config.get(section, {}):
+        raise ConfigError(
+            f"Config key `{key_name}` is {key!r}, which is not a key of `{section}` "
+            f"(defined: {', '.join(choices) or 'none'}).",
+            f"set `{key_name}` to one of those, or add an entry `{section}.{key}`.",
+        )
+
+
+def check_models(models: dict[str, dict[str, Any]]) -> None:
+    """Check every model entry: known source, known parent for finetuned copies."""
+    for key, entry in models.items():
+        source = entry.get("source")
+        if source not in MODEL_SOURCES:
+            raise ConfigError(
+                f"Config key `models.{key}.source` is {source!r}, an unknown model source.",
+                f"use one of {', '.join(MODEL_SOURCES)} (timm for weights timm has, "
+                "transformers for checkpoints only on the Hugging Face hub).",
+            )
+        parent = entry.get("finetuned_from")
+        if parent is not None and parent not in models:
+            raise ConfigError(
+                f"Config key `models.{key}.finetuned_from` names {parent!r}, which is not a "
+                "key of `models`.",
+                f"use one of {', '.join(sorted(models))} or remove the key.",
+            )
+        if not key.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(
+                f"Model key {key!r} under `models` contains characters other than letters, "
+                "digits, '_' and '-'; it is used in file names.",
+                "rename the model key.",
+            )
+
+
+def check_roles(config: dict) -> None:
+    """Check that the models named in `analysis` exist."""
+    models = config["models"]
+    analysis = config.get("analysis", {})
+    named = [("analysis.vits", m) for m in analysis.get("vits", [])]
+    named += [("analysis.finetuning_mean", m) for m in analysis.get("finetuning_mean", [])]
+    if analysis.get("cnn"):
+        named.append(("analysis.cnn", analysis["cnn"]))
+    example = analysis.get("example_units", {}).get("model")
+    if example:
+        named.append(("analysis.example_units.model", example))
+    for key, model in named:
+        if model not in models:
+            raise ConfigError(
+                f"Config key `{key}` names model {model!r}, which is not a key of `models`.",
+                f"use one of {', '.join(sorted(models))}.",
+            )
+
+
+def check_clip_models(config: dict) -> None:
+    """Every CLIP scorer states its weights: an open_clip tag, or `pretrained: false`.
+
+    A missing or null `pretrained` would silently build a randomly initialised scorer whose
+    labels mean nothing, so it is an error; only an explicit `false` asks for random weights
+    (tests), and that choice is stamped on every output (:func:`random_clip_scorer`).
+    """
+    for key, entry in config.get("clip_models", {}).items():
+        tag = entry.get("pretrained")
+        if tag is False or (isinstance(tag, str) and tag.strip()):
+            continue
+        state = "missing" if "pretrained" not in entry else f"{tag!r}"
+        raise ConfigError(
+            f"Config key `clip_models.{key}.pretrained` is {state}: the CLIP scorer's weights "
+            "are not stated, and a randomly initialised scorer gives meaningless labels.",
+            f"set `clip_models.{key}.pretrained: openai` (the paper's weights, or another "
+            "open_clip tag of its arch), or `pretrained: false` for a random scorer in tests.",
+        )
+
+
+def check_published(config: dict) -> None:
+    """With labels_source: published, each analysed model needs a published labels entry."""
+    local = config.get("published_labels", "")
+    if local and not Path(local).is_dir():
+        raise ConfigError(
+            f"Config key `published_labels` is {local!r}, which is not a folder.",
+            "point it at a folder holding the authors' files (e.g. vit.csv, "
+            "words_per_category_curated.json), or leave it empty to download them.",
+        )
+    if config.get("labels_source") != "published":
+        return
+    published = config.get("published", {})
+    if not published.get("labels"):
+        raise ConfigError(
+            "Config key `labels_source` is 'published' but `published.labels` is empty.",
+            "add entries such as `published: {labels: {vit: {path: results/vit.csv}}}` to your "
+            "config file, or set "
+            "`labels_source: computed`.",
+        )
+    if not local and not published.get("base_url"):
+        raise ConfigError(
+            "Config key `published.base_url` is missing and `published_labels` is empty, so "
+            "the authors' files can be neither downloaded nor read.",
+            "set `published.base_url` or `--config published_labels=DIR`.",
+        )
+
+
+def check_concept_set(config: dict) -> None:
+    """A concept set read off label files only makes sense for published labels."""
+    key = config["concept_set"]
+    if (
+        config["concept_sets"][key]["kind"] == "labels"
+        and config.get("labels_source") != "published"
+    ):
+        raise ConfigError(
+            f"Config key `concept_sets.{key}.kind` is 'labels' (concepts read off the label "
+            "files), but `labels_source` is 'computed': labels cannot be computed from "
+            "concepts that come from the labels.",
+            "use a concept set of kind url, file or wordfreq, or set `labels_source: published`.",
+        )
+
+
+def check_config(config: dict, schema: str | Path | Mapping | None = None) -> None:
+    """Run every cross-key check; raise ConfigError with one paragraph on the first problem.
+
+    ``schema`` (default: the checkout's ``config.schema.yaml``) defines the known keys.
+    """
+    check_keys(config, schema)
+    _require_key(config, "probes", "probe")
+    _require_key(config, "concept_sets", "concept_set")
+    _require_key(config, "clip_models", "clip_model")
+    check_models(config["models"])
+    check_roles(config)
+    check_clip_models(config)
+    check_published(config)
+    check_concept_set(config)
+
+
+# -- model roles -----------------------------------------------------------------------------
+def random_clip_scorer(config: dict) -> bool:
+    """True when this run's labels come from a randomly initialised CLIP scorer.
+
+    That is: labels are computed (not the authors' published ones) and the entry of
+    `clip_model` says `pretrained: false`.
+    """
+    if config.get("labels_source") == "published":
+        return False
+    entry = config.get("clip_models", {}).get(config.get("clip_model"), {})
+    return entry.get("pretrained") is False
+
+
+#: Stamp put on every output of a run whose labels come from a random CLIP scorer.
+
+
+def analysed_models(config: dict) -> list[str]:
+    """Models whose labels enter the analysis, in config order.
+
+    Computed labels: every model. Published labels: the models the authors published.
+    """
+    models = list(config["models"])
+    if config.get("labels_source") == "published":
+        published = config.get("published", {}).get("labels", {})
+        models = [m for m in models if m in published]
+    return models
+
+
+def finetuned_pairs(config: dict) -> dict[str, tuple[str, str]]:
+    """{finetuned model: (base model, dataset)} among the analysed models."""
+    analysed = set(analysed_models(config))
+    pairs = {}
+    for key in analysed_models(config):
+        entry = config["models"][key]
+        base = entry.get("finetuned_from")
+        if base and base in analysed:
+            pairs[key] = (base, entry.get("dataset") or "finetuned")
+    return pairs
+
+
+def finetuning_conditions(config: dict) -> dict[str, list[str]]:
+    """The models averaged per condition in the paper's Figs. 7 and 8.
+
+    ``{"pretrained": bases, dataset: [finetuned copy of each base], ...}``, bases from
+    ``analysis.finetuning_mean`` (the paper: vit, dinov2, clip), or when that list is empty
+    the models of ``analysis.vits`` that have finetuned copies; datasets in config order,
+    each list in base order (a base without a copy on a dataset is left out of that mean).
+    Empty when no analysed model has finetuned copies.
+    """
+    pairs = finetuned_pairs(config)
+    analysis = config.get("analysis", {})
+    with_copies = {base for base, _ in pairs.values()}
+    bases = list(analysis.get("finetuning_mean") or [])
+    if not bases:
+        bases = [m for m in analysis.get("vits", []) if m in with_copies]
+    bases = [m for m in bases if m in analysed_models(config)]
+    if not bases or not pairs:
+        return {}
+    copies: dict[str, dict[str, str]] = {}
+    for model, (base, dataset) in pairs.items():
+        if base in bases:
+            copies.setdefault(dataset, {})[base] = model
+    conditions = {"pretrained": bases}
+    for dataset, by_base in copies.items():
+        conditions[dataset] = [by_base[b] for b in bases if b in by_base]
+    return conditions if len(conditions) > 1 else {}
