@@ -118,8 +118,10 @@ def test_wrong_layer_name_is_caught_before_the_download(paper_config):
 
 
 def test_listed_layers_that_exist_pass(paper_config):
-    paper_config["models"]["vit"]["layers"] = ["vit.encoder.layer[0]", "vit.encoder.layer[11]"]
-    check_layers(paper_config)  # raises on a name the network lacks (test above)
+    listed = ["vit.encoder.layer[0]", "vit.encoder.layer[11]"]
+    paper_config["models"]["vit"]["layers"] = list(listed)
+    assert check_layers(paper_config) is None  # no error for names the network has
+    assert paper_config["models"]["vit"]["layers"] == listed  # kept exactly as listed
     paper_config["models"]["vit"]["layers"] = ["vit.encoder.layer[12]"]
     with pytest.raises(vitconcepts.errors.ConfigError, match=r"models\.vit\.layers"):
         check_layers(paper_config)

@@ -305,7 +305,15 @@ def test_style_colours_are_fixed_and_distinct() -> None:
 )
 def test_score_histogram_on_reference_labels(tmp_path: Path) -> None:
     out = F.plot_score_histograms({"vit": REFERENCE / "vit.csv"}, tmp_path / "h.pdf")
+    scores = pd.read_csv(REFERENCE / "vit.csv")["similarity"].to_numpy(float)
+    edges = np.linspace(scores.min(), scores.max(), 41)
+    expected, _ = np.histogram(scores, bins=edges)
+    assert (out["model"] == "vit").all()
+    assert out["count"].tolist() == expected.tolist()  # bin by bin, not just the total
+    np.testing.assert_allclose(out["bin_left"], edges[:-1])
+    np.testing.assert_allclose(out["bin_right"], edges[1:])
     assert out["count"].sum() == 12 * 768
+    assert pd.read_csv(tmp_path / "h.csv").equals(out)  # the source CSV beside the figure
 
 
 def test_finetuning_means_from_the_tidy_csvs(data, tmp_path: Path) -> None:

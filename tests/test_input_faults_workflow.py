@@ -22,10 +22,7 @@ from workflow_copy import (
     reference_run,
     run_snakemake,
     tiny_config,
-    workflow_exists,
 )
-
-pytestmark = pytest.mark.skipif(not workflow_exists(), reason="no Snakefile/.test/config.yaml")
 
 
 @pytest.fixture(scope="module")

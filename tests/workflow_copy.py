@@ -20,13 +20,6 @@ VENV_BIN = Path(sys.executable).parent
 TINY_CONFIG = ".test/config.yaml"
 
 
-def workflow_exists() -> bool:
-    """Whether the checkout has its Snakefile and tiny config. Tests do not skip on it (a
-    missing part of the project is a failure: :func:`require_workflow`); kept only for
-    callers that have not moved to :func:`copy_workflow`'s check yet."""
-    return (ROOT / "Snakefile").is_file() and (ROOT / TINY_CONFIG).is_file()
-
-
 def require_workflow() -> None:
     """Fail (never skip) when the checkout lacks the Snakefile or the tiny test config."""
     missing = [name for name in ("Snakefile", TINY_CONFIG) if not (ROOT / name).is_file()]
