@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,19 @@ def _label_layers(
         write_topk_layer(writer, li, *arrays)
 
 
+def _fingerprint(settings: dict[str, Any], inputs: LabelingInputs, paths: Sequence) -> str:
+    """What a resumed top-k file must have been started with. Threads only change speed
+    (each layer's tiles are reduced in a fixed order), so they stay out: a rerun with other
+    --cores resumes the finished layers."""
+    return sha256_json(
+        {
+            "settings": settings,
+            "inputs": [file_identity(p) for p in paths],
+            "concepts": hash_strings(inputs.concepts),
+        }
+    )
+
+
 def label_units(
     activations_nc: str | Path,
     image_emb_nc: str | Path,
@@ -216,15 +229,6 @@ def label_units(
         "n_top_concepts": n_rank,
         "device": dev.type,
     }
-    # Threads only change speed (each layer's tiles are reduced in a fixed order), so they
-    # stay out of the fingerprint: a rerun with other --cores resumes the finished layers.
-    fingerprint = sha256_json(
-        {
-            "settings": settings,
-            "inputs": [file_identity(p) for p in (activations_nc, image_emb_nc, concept_emb_nc)],
-            "concepts": hash_strings(inputs.concepts),
-        }
-    )
     writer = topk_writer(
         out_topk_nc,
         inputs.layers,
@@ -232,7 +236,7 @@ def label_units(
         inputs.concepts,
         n_rank,
         n_top_images,
-        fingerprint,
+        _fingerprint(settings, inputs, (activations_nc, image_emb_nc, concept_emb_nc)),
     )
     with writer:
 
