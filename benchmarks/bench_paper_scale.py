@@ -121,7 +121,7 @@ def _timed(label: str, fn, device, results: dict) -> object:
 def _max_diff(a: Path, b: Path) -> float:
     import xarray as xr
 
-    from vitconcepts.activations import read_layer
+    from vitconcepts.formats import read_layer
 
     with xr.open_dataset(a) as x, xr.open_dataset(b) as y:
         return max(
@@ -279,7 +279,8 @@ def bench_bf16(index_csv: Path, work: Path, args, device, results: dict) -> None
     import pandas as pd
     import torch
 
-    from vitconcepts.activations import dump_activations, read_layer
+    from vitconcepts.activations import dump_activations
+    from vitconcepts.formats import read_layer
     from vitconcepts.labeling import EmbeddingSimilarity, soft_wpmi
     from vitconcepts.models import resolve_model_spec
     from vitconcepts.pixels import paper_recipe

@@ -217,7 +217,7 @@ def synthetic_inputs(
     index, a labels CSV and top-k file (random labels over ``word<i>`` concepts, layers
     ``blocks.<i>``), and a categories CSV. Returns ``{labels, topk, categories, index}``."""
     from vitconcepts.categories import CATEGORIES
-    from vitconcepts.labeling import format_images
+    from vitconcepts.formats import format_images
 
     rng = np.random.default_rng(seed)
     out = Path(out_dir)

@@ -19,8 +19,9 @@ from test_models import (
 )
 
 import vitconcepts.activations as activations
-from vitconcepts.activations import dump_activations, read_layer
+from vitconcepts.activations import dump_activations
 from vitconcepts.errors import ConfigError
+from vitconcepts.formats import read_layer
 from vitconcepts.models import build_transform, load_model, resolve_model_spec
 from vitconcepts.ncstream import ShardedNetCDFWriter
 from vitconcepts.probe import ProbeDataset

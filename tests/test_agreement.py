@@ -15,7 +15,7 @@ from scipy.stats import spearmanr
 from vitconcepts.agreement import compare_labels, compare_with_published, main
 from vitconcepts.errors import InputDataError
 from vitconcepts.figures import plot_reproduction_agreement
-from vitconcepts.labeling import format_images
+from vitconcepts.formats import format_images
 from vitconcepts.tables import table_reproduction_agreement
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "paper-reference"

@@ -13,10 +13,10 @@ from vitconcepts.analysis import (
     category_shares,
     concepts_per_layer,
     layer_category_shares,
-    load_labels,
 )
 from vitconcepts.categories import CATEGORIES, categorise_concepts
 from vitconcepts.errors import InputDataError
+from vitconcepts.formats import read_labels
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "paper-reference"
 VITS = ("vit", "dinov2", "clip", "mae")
@@ -145,7 +145,7 @@ def test_category_share_rows_complete_and_ordered(reference: Path, tmp_path: Pat
 def test_layer_order_is_first_appearance(tmp_path: Path) -> None:
     layers = [f"vit.encoder.layer[{i}]" for i in range(12)]
     rows = [(layer, u, f"c{i}_{u}", 0.1 * u) for i, layer in enumerate(layers) for u in range(3)]
-    frame = load_labels(write_labels(tmp_path / "m.csv", rows))
+    frame = read_labels(write_labels(tmp_path / "m.csv", rows))
     index = dict(zip(frame["layer"], frame["layer_index"], strict=False))
     assert index["vit.encoder.layer[10]"] == 10
     assert index["vit.encoder.layer[2]"] == 2
@@ -154,7 +154,7 @@ def test_layer_order_is_first_appearance(tmp_path: Path) -> None:
 
 def test_layer_order_not_sorted(tmp_path: Path) -> None:
     rows = [("b", 0, "x", 0.1), ("a", 0, "y", 0.2), ("c", 0, "z", 0.3)]
-    frame = load_labels(write_labels(tmp_path / "m.csv", rows))
+    frame = read_labels(write_labels(tmp_path / "m.csv", rows))
     assert frame["layer_index"].tolist() == [0, 1, 2]
 
 
@@ -181,7 +181,7 @@ def test_median_edge_cases(tmp_path: Path) -> None:
 
 def test_descriptions_stay_words(tmp_path: Path) -> None:
     rows = [("l0", 0, "null", 0.1), ("l0", 1, "na", 0.9), ("l0", 2, "nan", 0.8)]
-    frame = load_labels(write_labels(tmp_path / "m.csv", rows))
+    frame = read_labels(write_labels(tmp_path / "m.csv", rows))
     assert frame["description"].tolist() == ["null", "na", "nan"]
 
 
@@ -240,13 +240,13 @@ def test_bad_category_table(tmp_path: Path) -> None:
         category_shares({"m": labels}, tmp_path / "absent.csv")
 
 
-def test_load_labels_errors(tmp_path: Path) -> None:
+def test_read_labels_errors(tmp_path: Path) -> None:
     with pytest.raises(InputDataError, match="does not exist"):
-        load_labels(tmp_path / "absent.csv")
+        read_labels(tmp_path / "absent.csv")
     path = tmp_path / "bad.csv"
     pd.DataFrame({"layer": ["l0"], "unit": [0]}).to_csv(path, index=False)
     with pytest.raises(InputDataError, match="lacks column"):
-        load_labels(path)
+        read_labels(path)
 
 
 # --- finetuning means (paper Figs. 7 and 8) -------------------------------------------------

@@ -20,9 +20,9 @@ from workflow_copy import (
     snakemake_env,
 )
 
-from vitconcepts.analysis import concepts_per_layer, load_labels
+from vitconcepts.analysis import concepts_per_layer
 from vitconcepts.errors import InputDataError
-from vitconcepts.figures import read_label_csv
+from vitconcepts.formats import read_labels
 from vitconcepts.tables import table_models
 
 GOOD = """layer,unit,description,similarity,images
@@ -49,16 +49,16 @@ BAD_LABELS = [
 ]
 
 
-@pytest.mark.parametrize("reader", [load_labels, read_label_csv], ids=["analysis", "figures"])
 @pytest.mark.parametrize(("why", "text", "says"), BAD_LABELS, ids=[b[0] for b in BAD_LABELS])
-def test_bad_label_file_is_named_with_its_rule(tmp_path, reader, why, text, says):
+def test_bad_label_file_is_named_with_its_rule(tmp_path, why, text, says):
+    """The one label-CSV reader (analysis, figures, tables, atlas, agreement all use it)."""
     path = tmp_path / "results" / "labels" / "test" / "vit.csv"
     path.parent.mkdir(parents=True)
     path.write_text(GOOD)
-    assert len(reader(path)) == 4  # the good file reads
+    assert len(read_labels(path)) == 4  # the good file reads
     path.write_text(text)
     with pytest.raises(InputDataError) as info:
-        reader(path)
+        read_labels(path)
     message = str(info.value)
     assert str(path) in message and says in message, message
     assert f"--forcerun label_units -- {path}" in message
@@ -69,7 +69,7 @@ def test_published_label_file_fix_names_the_fetch_rule(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text(GOOD.replace("0.25", "nan"))
     with pytest.raises(InputDataError, match="--forcerun fetch_published_labels"):
-        load_labels(path)
+        read_labels(path)
 
 
 def test_no_table_or_count_from_a_damaged_label_file(tmp_path):
@@ -118,7 +118,7 @@ def test_label_units_rejects_nan_embeddings(tmp_path, which):
 
 def test_label_csv_written_by_label_units_passes_the_checks(tmp_path):
     csv, _ = run_label(write_inputs(tmp_path / "in"), tmp_path / "out")
-    frame = load_labels(csv)
+    frame = read_labels(csv)
     assert len(frame) == 18 and np.isfinite(frame["similarity"]).all()
     assert pd.read_csv(csv)["unit"].tolist()[:3] == [0, 1, 2]
 

@@ -14,10 +14,10 @@ import xarray as xr
 
 from vitconcepts import labeling
 from vitconcepts.errors import ConfigError, InputDataError
+from vitconcepts.formats import format_images
 from vitconcepts.labeling import (
     cos_similarity,
     cos_similarity_cubed,
-    format_images,
     label_units,
     rank_reorder,
     soft_wpmi,

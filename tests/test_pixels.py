@@ -10,8 +10,9 @@ import torch
 import xarray as xr
 from test_models import TIMM_CNN, TIMM_VIT
 
-from vitconcepts.activations import dump_activations, read_layer
+from vitconcepts.activations import dump_activations
 from vitconcepts.errors import ConfigError, InputDataError
+from vitconcepts.formats import read_layer
 from vitconcepts.models import build_transform, load_model, resolve_model_spec
 from vitconcepts.pixels import (
     PixelBatches,

@@ -19,12 +19,12 @@ from PIL import Image
 from torchvision.datasets import ImageFolder
 
 from vitconcepts.errors import ConfigError, InputDataError
+from vitconcepts.formats import read_probe_index
 from vitconcepts.probe import (
     IMG_EXTENSIONS,
     ProbeDataset,
     build_probe_index,
     image_folder_files,
-    load_index,
 )
 
 
@@ -68,7 +68,7 @@ def test_build_index_concat_order_hash_and_dataset(tmp_path, image_folder):
     assert index["part"].tolist() == ["imagenet_val"] * 12 + ["image_folder"] * 3
     assert meta["probe"] == "p" and meta["n_samples"] == 15 and len(meta["sha256"]) == 64
     assert "provenance" in meta
-    assert load_index(csv).equals(index)
+    assert read_probe_index(csv).equals(index)
 
     dataset = ProbeDataset(csv, transform=lambda im: torch.tensor(np.asarray(im)))
     tensor, sample = dataset[13]

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .activation_file import read_layer
 from .device import resolve_device
 from .errors import ConfigError
+from .formats import read_probe_index
 from .image_batches import ImageBatches
 from .models import (
     ActivationExtractor,
@@ -31,7 +31,7 @@ from .models import (
 )
 from .ncstream import ShardedNetCDFWriter
 from .paper_architectures import check_paper_model
-from .probe import load_index, load_index_meta
+from .probe import load_index_meta
 from .provenance import provenance_json, sha256_file, sha256_json
 from .shard_loop import sample_coords, write_batches
 
@@ -40,7 +40,6 @@ __all__ = [
     "DTYPES",
     "FORMAT_VERSION",
     "dump_activations",
-    "read_layer",
     "resolve_device",
 ]
 
@@ -85,7 +84,7 @@ def dump_activations(
     if threads:
         torch.set_num_threads(int(threads))
     run_device = resolve_device(device)
-    index = load_index(index_csv)
+    index = read_probe_index(index_csv)
     probe_meta = load_index_meta(index_csv)
     probe_sha = probe_meta.get("sha256") or sha256_file(index_csv)
     manifest_data = read_manifest(manifest) if spec.pretrained else {}

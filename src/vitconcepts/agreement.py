@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputDataError, VitconceptsError
+from .formats import parse_images, read_labels
 
 PathLike = str | Path
 
@@ -64,43 +64,16 @@ MEASURES = {
 
 
 def _read(path: PathLike) -> pd.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise InputDataError(
-            f"Label file {path} does not exist.",
-            "pass the path of a per-unit label CSV (columns layer, unit, description, "
-            "similarity, images), e.g. results/labels/<probe>/<model>.csv.",
-        )
-    frame = pd.read_csv(
-        path,
-        dtype={"layer": str, "description": str, "images": str},
-        keep_default_na=False,
-        na_values={"similarity": ["", "nan", "NaN"]},
-    )
-    missing = [c for c in ("layer", "unit", "description", "similarity") if c not in frame]
-    if missing:
-        raise InputDataError(
-            f"Label file {path} lacks column(s) {', '.join(missing)} (found "
-            f"{', '.join(map(str, frame.columns))}).",
-            "compare label CSVs with the columns layer, unit, description, similarity "
-            "(and optionally images).",
-        )
-    frame["similarity"] = pd.to_numeric(frame["similarity"], errors="coerce").astype(float)
-    frame["unit"] = pd.to_numeric(frame["unit"], errors="raise").astype(int)
-    codes, _ = pd.factorize(frame["layer"], sort=False)
-    frame["position"] = codes.astype(int)
+    """A label file (``images`` optional) sorted by layer position, then unit."""
+    frame = read_labels(path, images=False)
+    frame["position"] = frame["layer_index"]
     return frame.sort_values(["position", "unit"], kind="stable").reset_index(drop=True)
 
 
 def _image_sets(values: pd.Series) -> list[frozenset[int]] | None:
     """The sets of top-image indices, or None when any unit has none."""
-    sets = []
-    for value in values:
-        numbers = re.findall(r"-?\d+", str(value))
-        if not numbers:
-            return None
-        sets.append(frozenset(int(n) for n in numbers))
-    return sets
+    sets = [frozenset(parse_images(value)) for value in values]
+    return sets if all(sets) else None
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -39,21 +39,17 @@ import pandas as pd
 
 from .categories import CATEGORIES
 from .errors import InputDataError
-from .formats import LABEL_COLUMNS, REQUIRED_COLUMNS, check_labels, read_labels
+from .formats import read_labels
 
 __all__ = [
-    "LABEL_COLUMNS",
     "MISSING_POLICIES",
-    "REQUIRED_COLUMNS",
     "category_shares",
-    "check_labels",
     "concepts_per_layer",
     "count_concepts",
     "finetuning_category_shares",
     "finetuning_concepts_per_layer",
     "layer_category_shares",
     "load_categories",
-    "load_labels",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,9 +57,6 @@ log = logging.getLogger(__name__)
 MISSING_POLICIES = ("unknown", "exclude", "ignore")
 
 PathLike = str | Path
-
-#: The label-CSV reader (``vitconcepts.formats.read_labels``) under the name callers know.
-load_labels = read_labels
 
 
 def _layers(frame: pd.DataFrame):

@@ -35,10 +35,11 @@ from .clip_spec import embedding_dim, model_name, pretrained_tag, tag_cfg
 from .concepts import read_concepts
 from .device import resolve_device
 from .errors import ConfigError, InputDataError
+from .formats import read_probe_index
 from .image_batches import ImageBatches
 from .ncstream import ShardedNetCDFWriter
 from .pixels import clip_recipe
-from .probe import load_index, load_index_meta
+from .probe import load_index_meta
 from .provenance import provenance_json, sha256_file, sha256_json
 from .shard_loop import sample_coords, write_batches
 
@@ -265,7 +266,7 @@ def embed_images(
     if num_workers is None:
         num_workers = min(8, max(0, int(threads or 1) - 1))
     dev = resolve_device(device)
-    index = load_index(index_csv)
+    index = read_probe_index(index_csv)
     n = len(index)
     sample_ids = index["sample_id"].astype(str).to_numpy()
     probe_hash = load_index_meta(index_csv).get("sha256") or sha256_json(

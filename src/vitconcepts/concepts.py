@@ -157,7 +157,7 @@ def _from_wordfreq(entry: Mapping[str, Any], out: Path, label_csvs: Any) -> list
 def _from_labels(
     entry: Mapping[str, Any], out: Path, label_csvs: Sequence[str | Path] | None
 ) -> list[str]:
-    import pandas as pd
+    from .formats import read_labels
 
     if not label_csvs:
         raise ConfigError(
@@ -166,14 +166,7 @@ def _from_labels(
         )
     descriptions: list[str] = []
     for csv in label_csvs:
-        try:
-            frame = pd.read_csv(csv, usecols=["description"], keep_default_na=False)
-        except (OSError, ValueError) as error:
-            raise InputDataError(
-                f"Cannot read the description column of {csv}: {error}.",
-                "regenerate or re-fetch that label file.",
-            ) from error
-        descriptions.extend(frame["description"].astype(str))
+        descriptions.extend(read_labels(csv, images=False)["description"].astype(str))
     return normalise_concepts(descriptions)
 
 

@@ -15,8 +15,9 @@ from typing import Any
 import torch
 
 from .errors import ConfigError, InputDataError
+from .formats import read_probe_index
 from .pixels import PixelBatches, check_pixel_cache, pixel_loader, recipe_from_transform
-from .probe import ProbeDataset, load_index
+from .probe import ProbeDataset
 
 
 class ImageBatches:
@@ -50,10 +51,10 @@ class ImageBatches:
                     fix,
                 )
             n = check_pixel_cache(self.pixels, recipe, index_csv)
-            if n != len(load_index(index_csv)):
+            if n != len(read_probe_index(index_csv)):
                 raise InputDataError(
                     f"The pixel cache {self.pixels} has {n} images, the probe index "
-                    f"{index_csv} {len(load_index(index_csv))}.",
+                    f"{index_csv} {len(read_probe_index(index_csv))}.",
                     f"delete {self.pixels} and rerun.",
                 )
             self.normalise = recipe.normaliser(device)

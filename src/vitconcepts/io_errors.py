@@ -10,6 +10,7 @@ the rule that wrote a file (and the durable writes that keep such faults from co
   say ``snakemake --forcerun <rule> <file>``.
 * :func:`open_netcdf` opens a NetCDF file for reading with xarray, turning HDF5/NetCDF errors
   into an :class:`~vitconcepts.errors.InputDataError` naming the file and that rule.
+* :func:`read_csv` reads a CSV the same way: a missing or unparsable file is named.
 * :func:`require_finite` rejects NaN/inf in data read from a pipeline file.
 """
 
@@ -186,6 +187,23 @@ def open_netcdf(path: str | Path, **kwargs: Any) -> Any:
         return xr.open_dataset(path, **kwargs)
     except Exception as error:  # netCDF4/h5py raise OSError, RuntimeError, ValueError...
         raise unreadable(path, error) from error
+
+
+def read_csv(path: str | Path, name: str, missing_fix: str, **kwargs: Any) -> Any:
+    """``pandas.read_csv(path, **kwargs)``; a missing file raises ``InputDataError("<name>
+    <path> does not exist.", missing_fix)``, one pandas cannot parse ``"<name> <path> is not
+    a readable CSV (...)"`` with the rule to rerun. ``name`` says what the file is
+    (``"Label file"``, ``"The probe index file"``)."""
+    import pandas as pd
+
+    if not Path(path).is_file():
+        raise InputDataError(f"{name} {path} does not exist.", missing_fix)
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise InputDataError(
+            f"{name} {path} is not a readable CSV ({error}).", rerun_fix(path)
+        ) from error
 
 
 def unreadable(path: str | Path, error: BaseException) -> InputDataError:

@@ -30,8 +30,9 @@ import torch
 from .clip_spec import model_name, pretrained_tag, tag_cfg
 from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .errors import ConfigError, InputDataError
+from .formats import read_probe_index
 from .ncstream import HDF5_LOCK, ShardedNetCDFWriter
-from .probe import ProbeDataset, load_index, load_index_meta
+from .probe import ProbeDataset, load_index_meta
 from .provenance import provenance_json, sha256_file, sha256_json
 from .shard_loop import sample_coords, write_batches
 
@@ -217,7 +218,7 @@ def build_pixel_cache(
         recipe = Recipe.from_dict(recipe)
     if threads:
         torch.set_num_threads(int(threads))
-    index = load_index(index_csv)
+    index = read_probe_index(index_csv)
     n, crop = len(index), recipe.crop
     probe_sha = _probe_sha(index_csv)
     out_nc = Path(out_nc)

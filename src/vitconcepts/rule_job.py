@@ -127,9 +127,9 @@ def _damaged(path: Path) -> BaseException | None:
                     if var.ndim and var.size:
                         var[(slice(0, 1),) * var.ndim]
         elif path.suffix == ".csv" and producing_rule(path) in LABEL_RULES:
-            from .analysis import load_labels
+            from .formats import read_labels
 
-            load_labels(path)
+            read_labels(path)
     except InputDataError as error:
         return error
     except Exception as error:  # noqa: BLE001 - any reader failure marks the file damaged

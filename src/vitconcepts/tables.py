@@ -24,9 +24,9 @@ from vitconcepts.figures.inputs import (
     CONCEPTS_COLUMNS,
     SHARES_COLUMNS,
     read_checked_csv,
-    read_label_csv,
     share_table,
 )
+from vitconcepts.formats import read_labels
 from vitconcepts.style import CATEGORIES, model_name, model_sort_key, ordered_categories
 
 __all__ = [
@@ -129,7 +129,7 @@ def _fmt_float(value: Any, digits: int) -> str:
 
 
 def _layer_widths(label_csv: PathLike) -> list[int]:
-    labels = read_label_csv(label_csv)
+    labels = read_labels(label_csv)
     return [int(n) for n in labels.groupby("layer_index", sort=True).size()]
 
 

@@ -4,7 +4,6 @@ and top images, read from the label CSV, the top-k file and the categories CSV."
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vitconcepts.analysis import load_categories, load_labels
+from vitconcepts.analysis import load_categories
 from vitconcepts.categories import CATEGORIES
 from vitconcepts.errors import InputDataError
+from vitconcepts.formats import parse_images, read_labels, read_topk
 from vitconcepts.style import category_color, model_name
 
 PathLike = str | Path
@@ -24,27 +24,20 @@ N_NEXT = 5
 
 
 def read_unit_labels(path: PathLike) -> pd.DataFrame:
-    """A label CSV's rows sorted by layer position, then unit (``unit`` as int)."""
-    frame = load_labels(path)
+    """A label CSV's rows sorted by layer position, then unit (``unit`` as int); the
+    ``images`` column may be absent (published labels of other labelers)."""
+    frame = read_labels(path, images=False)
     frame["unit"] = pd.to_numeric(frame["unit"]).astype(int)
     return frame.sort_values(["layer_index", "unit"], kind="stable").reset_index(drop=True)
-
-
-def _image_lists(frame: pd.DataFrame, path: PathLike) -> list[list[int]]:
-    if "images" not in frame:
-        return [[] for _ in range(len(frame))]
-    out = []
-    for value in frame["images"]:
-        out.append([int(n) for n in re.findall(r"-?\d+", str(value))])
-    return out
 
 
 def top_image_samples(label_csvs: Sequence[PathLike]) -> list[int]:
     """Sorted union of the top-image sample indices of every unit of every label file."""
     samples: set[int] = set()
     for path in label_csvs:
-        for images in _image_lists(read_unit_labels(path), path):
-            samples.update(images)
+        frame = read_unit_labels(path)
+        for cell in frame["images"] if "images" in frame else []:
+            samples.update(parse_images(cell))
     return sorted(samples)
 
 
@@ -54,16 +47,13 @@ def _read_categories(categories_csv: PathLike | None) -> dict[str, str]:
     return load_categories(categories_csv)
 
 
-def _read_topk(topk_nc: PathLike, frame: pd.DataFrame, labels_csv: PathLike):
+def _aligned_topk(topk_nc: PathLike, frame: pd.DataFrame, labels_csv: PathLike):
     """(concept strings [unit, k], scores [unit, k]) aligned with ``frame``'s rows."""
-    import xarray as xr
-
     path = Path(topk_nc)
-    with xr.open_dataset(path) as ds:
-        index = np.asarray(ds["concept_index"].values)
-        score = np.asarray(ds["score"].values, dtype=np.float64)
-        concepts = np.asarray([str(c) for c in ds["concept"].values], dtype=object)
-        n_layers = index.shape[0]
+    topk = read_topk(path)
+    index, score = topk.concept_index, np.asarray(topk.score, dtype=np.float64)
+    concepts = np.asarray(topk.concepts, dtype=object)
+    n_layers = index.shape[0]
     if n_layers != frame["layer_index"].nunique():
         raise InputDataError(
             f"Top-k file {path} has {n_layers} layers but {labels_csv} has "
@@ -134,7 +124,7 @@ def model_data(
         "img": [],
     }
     if topk_nc:
-        names, scores = _read_topk(topk_nc, frame, labels_csv)
+        names, scores = _aligned_topk(topk_nc, frame, labels_csv)
         for row in range(len(frame)):
             pairs = [
                 (str(n), s)
@@ -145,6 +135,6 @@ def model_data(
             data["next"].append([sid(n) for n, _ in pairs])
             data["next_score"].append([_round(s) for _, s in pairs])
     if data["images"]:
-        data["img"] = _image_lists(frame, labels_csv)
+        data["img"] = [parse_images(cell) for cell in frame["images"]]
     data["strings"] = list(strings)
     return data

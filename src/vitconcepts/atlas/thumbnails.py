@@ -56,11 +56,11 @@ def make_thumbnails(
     Returns the number of thumbnails. A sample index missing from the probe index raises
     :class:`InputDataError` naming both files.
     """
-    from vitconcepts.probe import load_index
+    from vitconcepts.formats import read_probe_index
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    index = load_index(index_csv)
+    index = read_probe_index(index_csv)
     paths = dict(zip(index["sample"].astype(int), index["path"].astype(str), strict=True))
     samples = top_image_samples(label_csvs)
     unknown = [s for s in samples if s not in paths]

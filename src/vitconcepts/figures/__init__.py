@@ -32,11 +32,7 @@ from vitconcepts.figures.finetuning import (
     plot_finetuning_category_shares,
     plot_finetuning_concepts_per_layer,
 )
-from vitconcepts.figures.inputs import (
-    CONCEPTS_COLUMNS,
-    SHARES_COLUMNS,
-    read_label_csv,
-)
+from vitconcepts.figures.inputs import CONCEPTS_COLUMNS, SHARES_COLUMNS
 from vitconcepts.figures.per_layer import (
     COMPLEXITY_LABELS,
     plot_appendix,
@@ -67,5 +63,4 @@ __all__ = [
     "plot_image_complexity",
     "plot_reproduction_agreement",
     "plot_score_histograms",
-    "read_label_csv",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,27 +10,11 @@ from PIL import Image
 
 from vitconcepts import style
 from vitconcepts.errors import ConfigError, InputDataError
-from vitconcepts.figures.inputs import (
-    PathLike,
-    read_checked_csv,
-    read_label_csv,
-    warn_skipped,
-    write_source_csv,
-)
+from vitconcepts.figures.inputs import PathLike, warn_skipped, write_source_csv
+from vitconcepts.formats import parse_images, read_labels, read_probe_index
 
-INDEX_COLUMNS = ("sample", "sample_id", "path")
 #: Thumbnail edge in pixels for example-unit images.
 THUMBNAIL_PX = 128
-
-
-def _parse_images(value: object, path: PathLike) -> list[int]:
-    numbers = re.findall(r"-?\d+", str(value))
-    if not numbers:
-        raise InputDataError(
-            f"The unit labels file {path} has an `images` entry {value!r} without sample indices.",
-            "Regenerate the labels; `images` must look like `[72237 75859 27664 72329  2480]`.",
-        )
-    return [int(n) for n in numbers]
 
 
 def _thumbnail(path: str) -> np.ndarray:
@@ -95,7 +78,7 @@ def _example_rows(
         d = labels[labels["layer_index"] == layer]
         d = d.sort_values(["similarity", "unit"], ascending=[False, True], kind="mergesort")
         for _, r in d.head(units_per_layer).iterrows():
-            samples = _parse_images(r["images"], labels_csv)[:n_images]
+            samples = parse_images(r["images"])[:n_images]
             for rank, sample in enumerate(samples):
                 if sample not in index.index:
                     raise InputDataError(
@@ -171,8 +154,8 @@ def plot_example_units(
             f"(got {units_per_layer}, {n_images}).",
             "Set `analysis.example_units.units_per_layer` to a positive number.",
         )
-    labels = read_label_csv(labels_csv)
-    index = read_checked_csv(index_csv, INDEX_COLUMNS, "probe index").set_index("sample")
+    labels = read_labels(labels_csv)
+    index = read_probe_index(index_csv).set_index("sample")
     chosen = _chosen_layers(labels, layers, labels_csv)
     data = _example_rows(labels, index, chosen, units_per_layer, n_images, (labels_csv, index_csv))
     _draw_example_units(data, out_pdf)

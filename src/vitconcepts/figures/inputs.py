@@ -13,33 +13,24 @@ from pathlib import Path
 import pandas as pd
 
 from vitconcepts import style
-from vitconcepts.analysis import check_labels
 from vitconcepts.errors import InputDataError
-from vitconcepts.io_errors import rerun_fix
+from vitconcepts.io_errors import read_csv, rerun_fix
 
 PathLike = str | Path
 
 CONCEPTS_COLUMNS = ("model", "layer", "n_concepts")
 SHARES_COLUMNS = ("model", "layer", "category", "share")
 COMPLEXITY_COLUMNS = ("model", "layer", "complexity")
-LABEL_COLUMNS = ("layer", "unit", "description", "similarity", "images")
 
 
 def read_checked_csv(path: PathLike, columns: Sequence[str], what: str) -> pd.DataFrame:
     """Read a CSV and check it has ``columns``; clear InputDataError otherwise."""
     path = Path(path)
-    if not path.is_file():
-        raise InputDataError(
-            f"The {what} file {path} does not exist.",
-            "Run the rule that produces it first (snakemake builds it when asked for the figure).",
-        )
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputDataError(
-            f"The {what} file {path} is not a readable CSV ({exc}).",
-            rerun_fix(path),
-        ) from exc
+    df = read_csv(
+        path,
+        f"The {what} file",
+        "Run the rule that produces it first (snakemake builds it when asked for the figure).",
+    )
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InputDataError(
@@ -128,12 +119,3 @@ def in_model_order(data: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
     return (
         data.assign(_o=order).sort_values(["_o", "layer"]).drop(columns="_o").reset_index(drop=True)
     )
-
-
-def read_label_csv(path: PathLike) -> pd.DataFrame:
-    """Read a unit-label CSV; adds ``layer_index`` (0-based, order of first appearance)."""
-    df = check_labels(read_checked_csv(path, LABEL_COLUMNS, "unit labels"), path)
-    order = {name: i for i, name in enumerate(dict.fromkeys(df["layer"].astype(str)))}
-    df["layer"] = df["layer"].astype(str)
-    df["layer_index"] = df["layer"].map(order).astype(int)
-    return df

@@ -28,13 +28,13 @@ from vitconcepts.figures.inputs import (
     in_model_order,
     present_models,
     read_checked_csv,
-    read_label_csv,
     read_many_csvs,
     share_table,
     tidy_shares,
     warn_skipped,
     write_source_csv,
 )
+from vitconcepts.formats import read_labels
 
 #: y-axis label of the image complexity figure per complexity measure.
 COMPLEXITY_LABELS = {
@@ -282,7 +282,7 @@ def plot_score_histograms(
                 f"Figure score_histograms: label file {path} for {model} does not exist; skipped."
             )
             continue
-        scores[model] = read_label_csv(path)["similarity"].to_numpy(float)
+        scores[model] = read_labels(path)["similarity"].to_numpy(float)
     if not scores or all(v.size == 0 for v in scores.values()):
         raise InputDataError(
             "Figure score_histograms: no label scores to plot "

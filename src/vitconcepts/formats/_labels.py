@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputDataError
-from ..io_errors import rerun_fix
+from ..io_errors import read_csv, rerun_fix
 
 PathLike = str | Path
 
@@ -79,21 +79,13 @@ def read_labels(csv: PathLike, images: bool = True) -> pd.DataFrame:
     it is missing, not a CSV, lacks a column or holds values no labelling could have written.
     """
     path = Path(csv)
-    if not path.is_file():
-        raise InputDataError(
-            f"Label file {path} does not exist.",
-            "Run the labeling step for this model, or set labels_source: published.",
-        )
-    try:
-        frame = pd.read_csv(
-            path,
-            dtype={"layer": str, "description": str, "images": str},
-            keep_default_na=False,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputDataError(
-            f"Label file {path} is not a readable CSV ({error}).", rerun_fix(path)
-        ) from error
+    frame = read_csv(
+        path,
+        "Label file",
+        "Run the labeling step for this model, or set labels_source: published.",
+        dtype={"layer": str, "description": str, "images": str},
+        keep_default_na=False,
+    )
     frame = check_labels(frame, path, images=images)
     codes, _ = pd.factorize(frame["layer"], sort=False)
     frame["layer_index"] = codes.astype(int)

@@ -54,7 +54,7 @@ from ._similarity import (
     top_image_indices,
     wpmi,
 )
-from ._step import CSV_COLUMNS, format_images, label_units
+from ._step import label_units
 from ._tiling import (
     CPU_CONCEPT_CHUNK,
     CPU_TILE_ELEMENTS,
@@ -69,7 +69,6 @@ from ._tiling import (
 __all__ = [
     "CPU_CONCEPT_CHUNK",
     "CPU_TILE_ELEMENTS",
-    "CSV_COLUMNS",
     "CUDA_CONCEPT_CHUNK",
     "CUDA_TILE_ELEMENTS",
     "LAZY_METHODS",
@@ -79,7 +78,6 @@ __all__ = [
     "EmbeddingSimilarity",
     "cos_similarity",
     "cos_similarity_cubed",
-    "format_images",
     "free_memory_bytes",
     "label_units",
     "log_memory_plan",

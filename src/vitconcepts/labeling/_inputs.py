@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..activation_file import read_layer
 from ..concepts import read_concepts
 from ..errors import InputDataError
+from ..formats import read_activation_layout, read_layer
 from ..io_errors import open_netcdf, require_finite, unreadable
 
 
@@ -66,60 +66,24 @@ def hash_strings(values: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def _activation_header(
-    activations_nc: str | Path,
-) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
-    """Layers, units per layer, sample coordinate and sample ids of an activation file."""
-    with open_netcdf(activations_nc) as ds:
-        if "activations" not in ds:
+def _embeddings(path: str | Path, names: str, rule: str) -> tuple[list[str], np.ndarray]:
+    """The ``names`` coordinate (``sample_id`` or ``concept``) and the float32
+    ``[item, dim]`` embeddings of an embedding file written by ``rule``."""
+    item = "sample" if names == "sample_id" else names
+    with open_netcdf(path) as ds:
+        if "embedding" not in ds or names not in ds.coords:
             raise InputDataError(
-                f"{activations_nc} has no variable 'activations'.",
-                "regenerate it with the dump_activations rule.",
+                f"{path} lacks the variable 'embedding' or the coordinate '{names}'.",
+                f"regenerate it with the {rule} rule.",
             )
-        layers = [str(v) for v in ds["layer"].values]
-        width = int(ds.sizes["unit"])
-        n_units = (
-            np.asarray(ds["n_units"].values, dtype=np.int64)
-            if "n_units" in ds.coords or "n_units" in ds
-            else np.full(len(layers), width, dtype=np.int64)
-        )
-        samples = np.asarray(ds["sample"].values, dtype=np.int64)
-        act_ids = [str(v) for v in ds["sample_id"].values]
-    return layers, n_units, samples, act_ids
-
-
-def _image_embeddings(image_emb_nc: str | Path) -> tuple[list[str], np.ndarray]:
-    """Sample ids and float32 ``[sample, dim]`` embeddings of an image embedding file."""
-    with open_netcdf(image_emb_nc) as ds:
-        if "embedding" not in ds or "sample_id" not in ds.coords:
-            raise InputDataError(
-                f"{image_emb_nc} lacks the variable 'embedding' or the coordinate 'sample_id'.",
-                "regenerate it with the embed_images rule.",
-            )
-        img_ids = [str(v) for v in ds["sample_id"].values]
+        ids = [str(v) for v in ds[names].values]
         try:
-            image_emb = np.asarray(ds["embedding"].transpose("sample", "dim").values, np.float32)
+            embedding = np.asarray(ds["embedding"].transpose(item, "dim").values, np.float32)
         except (OSError, RuntimeError, ValueError) as error:
-            raise unreadable(image_emb_nc, error) from error
-    require_finite(image_emb, image_emb_nc, "the image embeddings")
-    return img_ids, image_emb
-
-
-def _concept_embeddings(concept_emb_nc: str | Path) -> tuple[list[str], np.ndarray]:
-    """Concepts and float32 ``[concept, dim]`` embeddings of a concept embedding file."""
-    with open_netcdf(concept_emb_nc) as ds:
-        if "embedding" not in ds:
-            raise InputDataError(
-                f"{concept_emb_nc} has no variable 'embedding'.",
-                "regenerate it with the embed_concepts rule.",
-            )
-        emb_concepts = [str(v) for v in ds["concept"].values]
-        try:
-            concept_emb = np.asarray(ds["embedding"].transpose("concept", "dim").values, np.float32)
-        except (OSError, RuntimeError, ValueError) as error:
-            raise unreadable(concept_emb_nc, error) from error
-    require_finite(concept_emb, concept_emb_nc, "the concept embeddings")
-    return emb_concepts, concept_emb
+            raise unreadable(path, error) from error
+    what = "the image embeddings" if item == "sample" else "the concept embeddings"
+    require_finite(embedding, path, what)
+    return ids, embedding
 
 
 def _check_same_samples(
@@ -150,11 +114,11 @@ def load_inputs(
     for path in (activations_nc, image_emb_nc, concept_emb_nc, concepts_txt):
         if not Path(path).is_file():
             raise InputDataError(f"Input {path} does not exist.", "run the rule that makes it.")
-    layers, n_units, samples, act_ids = _activation_header(activations_nc)
-    img_ids, image_emb = _image_embeddings(image_emb_nc)
-    _check_same_samples(act_ids, img_ids, activations_nc, image_emb_nc)
+    layout = read_activation_layout(activations_nc)
+    img_ids, image_emb = _embeddings(image_emb_nc, "sample_id", "embed_images")
+    _check_same_samples(layout.sample_ids, img_ids, activations_nc, image_emb_nc)
     concepts = read_concepts(concepts_txt)
-    emb_concepts, concept_emb = _concept_embeddings(concept_emb_nc)
+    emb_concepts, concept_emb = _embeddings(concept_emb_nc, "concept", "embed_concepts")
     if emb_concepts != concepts:
         raise InputDataError(
             f"The concepts of {concept_emb_nc} ({len(emb_concepts)}) differ from those of "
@@ -167,4 +131,6 @@ def load_inputs(
             f"concept embeddings in {concept_emb_nc} have {concept_emb.shape[1]}.",
             "embed images and concepts with the same CLIP model.",
         )
-    return LabelingInputs(layers, n_units, samples, image_emb, concept_emb, concepts)
+    return LabelingInputs(
+        layout.layers, layout.n_units, layout.samples, image_emb, concept_emb, concepts
+    )

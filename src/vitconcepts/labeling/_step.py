@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import netCDF4
 import numpy as np
 import pandas as pd
 import torch
@@ -17,6 +15,14 @@ from tqdm import tqdm
 
 from ..device import DeviceLike, resolve_device
 from ..errors import ConfigError, InputDataError
+from ..formats import (
+    LABEL_COLUMNS,
+    format_images,
+    read_topk,
+    topk_writer,
+    write_labels,
+    write_topk_layer,
+)
 from ..io_errors import require_finite
 from ..ncstream import ShardedNetCDFWriter
 from ..provenance import provenance_json, sha256_file, sha256_json, write_sidecar
@@ -32,13 +38,6 @@ from ._similarity import LAZY_METHODS, METHODS, EmbeddingSimilarity
 from ._tiling import log_memory_plan
 
 log = logging.getLogger(__name__)
-
-CSV_COLUMNS = ["layer", "unit", "description", "similarity", "images"]
-
-
-def format_images(indices: Sequence[int] | np.ndarray) -> str:
-    """Sample indices printed like the authors' files (numpy's ``str`` of an int array)."""
-    return str(np.asarray(indices, dtype=np.int64))
 
 
 def _method_and_params(method: str, params: dict[str, Any] | None) -> tuple[Callable, dict]:
@@ -90,38 +89,6 @@ def _similarity(inputs: LabelingInputs, method: str, dev: torch.device) -> Any:
     return image_t @ concept_t.T  # [N, C]
 
 
-def _topk_writer(
-    out_topk_nc: Path, inputs: LabelingInputs, n_rank: int, n_top_images: int, fingerprint: str
-) -> ShardedNetCDFWriter:
-    """The top-k file, streamed (and resumed) one layer at a time."""
-    layers, width = inputs.layers, int(inputs.n_units.max())
-    return ShardedNetCDFWriter(
-        out_topk_nc,
-        dims={
-            "layer": len(layers),
-            "unit": width,
-            "rank": n_rank,
-            "image_rank": n_top_images,
-            "concept": len(inputs.concepts),
-        },
-        coords={
-            "layer": (("layer",), np.asarray(layers, dtype=object)),
-            "unit": (("unit",), np.arange(width, dtype=np.int64)),
-            "rank": (("rank",), np.arange(n_rank, dtype=np.int64)),
-            "image_rank": (("image_rank",), np.arange(n_top_images, dtype=np.int64)),
-            "n_units": (("layer",), inputs.n_units),
-            "concept": (("concept",), np.asarray(inputs.concepts, dtype=object)),
-        },
-        variables={
-            "concept_index": (("layer", "unit", "rank"), "int32", (1, width, n_rank)),
-            "score": (("layer", "unit", "rank"), "float32", (1, width, n_rank)),
-            "top_images": (("layer", "unit", "image_rank"), "int64", (1, width, n_top_images)),
-        },
-        stream_dim="layer",
-        fingerprint=fingerprint,
-    )
-
-
 def _layer_activations(activations_nc: str | Path, layer: str, nu: int, n_samples: int):
     """One layer's ``[samples, nu]`` float32 tensor, checked for its length and finiteness."""
     acts = read_layer_checked(activations_nc, layer)
@@ -143,37 +110,31 @@ def _layer_activations(activations_nc: str | Path, layer: str, nu: int, n_sample
 
 
 def _label_layer(
-    score: Callable[[torch.Tensor], torch.Tensor], acts_t, samples, width, n_rank, n_top_images
+    score: Callable[[torch.Tensor], torch.Tensor], acts_t, samples, n_rank, n_top_images
 ):
-    """``{concept_index, score, top_images}`` of one layer, padded to ``width`` units."""
-    nu = acts_t.shape[1]
+    """``(concept_index, score, top_images)`` of one layer's real units."""
     scores = score(acts_t).float()
     best_scores, best_idx = torch.topk(scores, k=n_rank, dim=1)
     top_imgs = torch.topk(acts_t, k=n_top_images, dim=0).indices.T
     del scores
-    ci = np.full((1, width, n_rank), -1, dtype=np.int32)
-    sc = np.full((1, width, n_rank), np.nan, dtype=np.float32)
-    ti = np.full((1, width, n_top_images), -1, dtype=np.int64)
-    ci[0, :nu] = best_idx.cpu().numpy()
-    sc[0, :nu] = best_scores.cpu().numpy()
-    ti[0, :nu] = samples[top_imgs.cpu().numpy()]
-    return {"concept_index": ci, "score": sc, "top_images": ti}
+    return (
+        best_idx.cpu().numpy(),
+        best_scores.cpu().numpy(),
+        samples[top_imgs.cpu().numpy()],
+    )
 
 
 def _label_frame(partial_path: Path, inputs: LabelingInputs) -> pd.DataFrame:
     """The label CSV's rows (best concept of every unit) from the finished top-k file."""
-    with netCDF4.Dataset(partial_path, "r") as ds:
-        ci_all = np.asarray(ds["concept_index"][:, :, 0])
-        sc_all = np.asarray(ds["score"][:, :, 0], dtype=np.float32)
-        ti_all = np.asarray(ds["top_images"][:])
+    topk = read_topk(partial_path)
     rows_layer, rows_unit, rows_desc, rows_sim, rows_img = [], [], [], [], []
     for li, layer in enumerate(inputs.layers):
         nu = int(inputs.n_units[li])
         rows_layer += [layer] * nu
         rows_unit += list(range(nu))
-        rows_desc += [inputs.concepts[i] for i in ci_all[li, :nu]]
-        rows_sim.append(sc_all[li, :nu])
-        rows_img += [format_images(ti_all[li, u]) for u in range(nu)]
+        rows_desc += [inputs.concepts[i] for i in topk.concept_index[li, :nu, 0]]
+        rows_sim.append(topk.score[li, :nu, 0])
+        rows_img += [format_images(topk.top_images[li, u]) for u in range(nu)]
     return pd.DataFrame(
         {
             "layer": rows_layer,
@@ -182,15 +143,8 @@ def _label_frame(partial_path: Path, inputs: LabelingInputs) -> pd.DataFrame:
             "similarity": np.concatenate(rows_sim).astype(np.float32),
             "images": rows_img,
         },
-        columns=CSV_COLUMNS,
+        columns=list(LABEL_COLUMNS),
     )
-
-
-def _write_csv(frame: pd.DataFrame, out_csv: Path) -> None:
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    tmp_csv = Path(str(out_csv) + ".part")
-    frame.to_csv(tmp_csv, index=False)
-    os.replace(tmp_csv, out_csv)
 
 
 def _label_layers(
@@ -202,7 +156,7 @@ def _label_layers(
     n_top_images: int,
 ) -> None:
     """Score the layers the top-k file does not hold yet, one finished layer at a time."""
-    n_layers, width = len(inputs.layers), int(inputs.n_units.max())
+    n_layers = len(inputs.layers)
     if writer.start:
         log.info(
             "resuming %s: %d of %d layers already labelled", writer.out_path, writer.start, n_layers
@@ -216,8 +170,21 @@ def _label_layers(
     ):
         layer, nu = inputs.layers[li], int(inputs.n_units[li])
         acts_t = _layer_activations(activations_nc, layer, nu, len(inputs.samples))
-        writer.write(_label_layer(score, acts_t, inputs.samples, width, n_rank, n_top_images), li)
-        writer.mark_done(li + 1)
+        arrays = _label_layer(score, acts_t, inputs.samples, n_rank, n_top_images)
+        write_topk_layer(writer, li, *arrays)
+
+
+def _fingerprint(settings: dict[str, Any], inputs: LabelingInputs, paths: Sequence) -> str:
+    """What a resumed top-k file must have been started with. Threads only change speed
+    (each layer's tiles are reduced in a fixed order), so they stay out: a rerun with other
+    --cores resumes the finished layers."""
+    return sha256_json(
+        {
+            "settings": settings,
+            "inputs": [file_identity(p) for p in paths],
+            "concepts": hash_strings(inputs.concepts),
+        }
+    )
 
 
 def label_units(
@@ -262,24 +229,23 @@ def label_units(
         "n_top_concepts": n_rank,
         "device": dev.type,
     }
-    # Threads only change speed (each layer's tiles are reduced in a fixed order), so they
-    # stay out of the fingerprint: a rerun with other --cores resumes the finished layers.
-    fingerprint = sha256_json(
-        {
-            "settings": settings,
-            "inputs": [file_identity(p) for p in (activations_nc, image_emb_nc, concept_emb_nc)],
-            "concepts": hash_strings(inputs.concepts),
-        }
+    writer = topk_writer(
+        out_topk_nc,
+        inputs.layers,
+        inputs.n_units,
+        inputs.concepts,
+        n_rank,
+        n_top_images,
+        _fingerprint(settings, inputs, (activations_nc, image_emb_nc, concept_emb_nc)),
     )
-    with _topk_writer(Path(out_topk_nc), inputs, n_rank, n_top_images, fingerprint) as writer:
+    with writer:
 
         def score(acts: torch.Tensor) -> torch.Tensor:
             return fn(similarity, acts, **params, device=dev)
 
         _label_layers(writer, score, inputs, activations_nc, n_rank, n_top_images)
         # every layer is in the partial file: build the CSV from it, then finalize
-        out_csv = Path(out_csv)
-        _write_csv(_label_frame(writer.partial_path, inputs), out_csv)
+        out_csv = write_labels(_label_frame(writer.partial_path, inputs), out_csv)
         extra = {
             "step": "label_units",
             "settings": settings,

@@ -26,21 +26,20 @@ photos in a user folder).
 
 Images are decoded by :func:`load_rgb` everywhere (index check, activations, CLIP embeddings,
 image complexity, figures), which converts every PIL mode to 8-bit RGB by scaling, not
-clipping (see :func:`to_rgb`; :mod:`._decode`). The index and its readers are in
-:mod:`._index`. The workflow's parse-time checks of the part folders and their fingerprints
-(params of prepare_probe) are in rules/plan_inputs.py: the workflow parses without this package.
+clipping (see :func:`to_rgb`; :mod:`._decode`). The index is built in :mod:`._index`; its
+CSV is read and written by :mod:`vitconcepts.formats`. The workflow's parse-time checks of
+the part folders and their fingerprints (params of prepare_probe) are in
+rules/plan_inputs.py: the workflow parses without this package.
 """
 
 from ._decode import decode_image, load_rgb, to_rgb
 from ._index import (
     BAD_IMAGES_FILE,
-    INDEX_COLUMNS,
     ProbeDataset,
     build_probe_index,
     check_images,
     exif_flags,
     hash_samples,
-    load_index,
     load_index_meta,
 )
 from ._parts import CIFAR100_URL, IMG_EXTENSIONS, PART_KINDS, PART_READERS, image_folder_files
@@ -49,7 +48,6 @@ __all__ = [
     "BAD_IMAGES_FILE",
     "CIFAR100_URL",
     "IMG_EXTENSIONS",
-    "INDEX_COLUMNS",
     "PART_KINDS",
     "PART_READERS",
     "ProbeDataset",
@@ -59,7 +57,6 @@ __all__ = [
     "exif_flags",
     "hash_samples",
     "image_folder_files",
-    "load_index",
     "load_index_meta",
     "load_rgb",
     "to_rgb",

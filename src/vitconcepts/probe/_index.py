@@ -1,5 +1,6 @@
 """The probe index: every image fully decoded and hashed, written as ``index.csv`` and
-``index.json``; and its readers (:func:`load_index`, :class:`ProbeDataset`)."""
+``index.json`` (the CSV through :func:`vitconcepts.formats.write_probe_index`); and
+:class:`ProbeDataset`, which reads it."""
 
 from __future__ import annotations
 
@@ -12,17 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import ConfigError, InputDataError
+from ..formats import read_probe_index, write_probe_index
 from ..provenance import provenance
 from ._decode import decode_image, load_rgb
 from ._parts import IMG_EXTENSIONS, PART_KINDS, PART_READERS
 
-INDEX_COLUMNS = ["sample", "sample_id", "path", "part"]
 MAX_LISTED = 20
 BAD_IMAGES_FILE = "bad_images.tsv"
 
@@ -178,17 +178,14 @@ def build_probe_index(
         raise _bad_files_error(bad, probe_key, len(rows), listing)
     listing.unlink(missing_ok=True)
 
-    index = pd.DataFrame(rows, columns=["sample_id", "path", "part"])
-    index.insert(0, "sample", np.arange(len(index)))
+    sample_ids, paths, names = (list(column) for column in zip(*rows, strict=True))
+    index = write_probe_index(out_csv, sample_ids, paths, names)
     # EXIF transposition changes the pixels a model sees, so it enters the hash (only when
     # on: hashes of existing indices stay valid)
     hashes = [
         digest + ("\0exif" if flip else "") for (digest, _), flip in zip(checks, exif, strict=True)
     ]
     sha = hash_samples(index["sample_id"], hashes)
-    out_csv, out_json = Path(out_csv), Path(out_json)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    index.to_csv(out_csv, index=False)
     meta = {
         "probe": probe_key,
         "n_samples": len(index),
@@ -196,30 +193,11 @@ def build_probe_index(
         "parts": part_info,
         "provenance": provenance(config={"parts": [dict(p) for p in parts]}),
     }
-    out_json.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+    Path(out_json).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
     return index
 
 
 # -- reading ---------------------------------------------------------------------------------
-def load_index(index_csv: str | Path) -> pd.DataFrame:
-    """Read a probe index CSV (checking its columns and sample numbering)."""
-    path = Path(index_csv)
-    if not path.exists():
-        raise InputDataError(
-            f"Probe index {path} does not exist.",
-            f"build it with snakemake (rule prepare_probe), e.g. `snakemake --cores all {path}`.",
-        )
-    index = pd.read_csv(path, dtype={"sample_id": str, "path": str, "part": str})
-    missing = [c for c in INDEX_COLUMNS if c not in index.columns]
-    if missing or not np.array_equal(index["sample"].to_numpy(), np.arange(len(index))):
-        raise InputDataError(
-            f"{path} is not a probe index (needs columns {', '.join(INDEX_COLUMNS)} and "
-            "samples numbered 0..N-1).",
-            f"delete it and run snakemake again (`rm {path}`; prepare_probe rebuilds it).",
-        )
-    return index
-
-
 def load_index_meta(index_csv: str | Path) -> dict[str, Any]:
     """The ``index.json`` written beside ``index.csv`` (empty dict if absent)."""
     path = Path(index_csv).with_suffix(".json")
@@ -228,7 +206,7 @@ def load_index_meta(index_csv: str | Path) -> dict[str, Any]:
 
 def exif_flags(index_csv: str | Path, index: pd.DataFrame | None = None) -> list[bool]:
     """Per sample: whether its part asked for ``exif_transpose`` (from ``index.json``)."""
-    index = load_index(index_csv) if index is None else index
+    index = read_probe_index(index_csv) if index is None else index
     parts = {
         p["name"]: bool(p.get("exif_transpose", False))
         for p in load_index_meta(index_csv).get("parts", [])
@@ -247,7 +225,7 @@ class ProbeDataset(torch.utils.data.Dataset):
         transform: Callable[[Image.Image], Any] | None = None,
         samples: Sequence[int] | None = None,
     ) -> None:
-        index = load_index(index_csv)
+        index = read_probe_index(index_csv)
         self.paths = index["path"].tolist()
         self.exif = exif_flags(index_csv, index)
         self.samples = list(range(len(index))) if samples is None else [int(s) for s in samples]
