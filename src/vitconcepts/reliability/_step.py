@@ -30,7 +30,7 @@ from ..labeling import (
     scorer_note,
 )
 from ..provenance import provenance_json, sha256_file, sha256_json, write_sidecar
-from ._layer import assess_layer, unit_frame
+from ._layer import LayerReliability, assess_layer, unit_frame
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,18 @@ def _reliability_frame(boot_nc: Path) -> pd.DataFrame:
         frame.insert(3, "description", [boot.concepts[i] for i in frame["concept"]])
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)[list(RELIABILITY_COLUMNS)]
+
+
+def _write_layer(writer, layer: int, result: LayerReliability) -> None:
+    unit_values = {
+        "concept_index": result.concept,
+        "score": result.score,
+        "p_null": result.p_null,
+        "q_null": result.q_null,
+    }
+    write_boot_layer(
+        writer, layer, unit_values, result.boot_concept, result.boot_score, result.split_half
+    )
 
 
 def assess_labels(
@@ -100,6 +112,8 @@ def assess_labels(
         }
     )
     layers = inputs.layers
+    options = {"method": method, "params": params, "n_null": n_null, "n_boot": n_boot}
+    options |= {"seed": seed, "device": dev}
     with boot_writer(
         out_boot_nc, layers, inputs.n_units, inputs.concepts, n_boot, fingerprint
     ) as writer:
@@ -108,25 +122,7 @@ def assess_labels(
         for li in tqdm(range(writer.start, len(layers)), desc="assess_labels", unit="layer"):
             nu = int(inputs.n_units[li])
             acts = layer_activations(activations_nc, layers[li], nu, len(inputs.samples))
-            result = assess_layer(
-                similarity,
-                acts,
-                method=method,
-                params=params,
-                n_null=n_null,
-                n_boot=n_boot,
-                seed=seed,
-                device=dev,
-            )
-            unit_values = {
-                "concept_index": result.concept,
-                "score": result.score,
-                "p_null": result.p_null,
-                "q_null": result.q_null,
-            }
-            write_boot_layer(
-                writer, li, unit_values, result.boot_concept, result.boot_score, result.split_half
-            )
+            _write_layer(writer, li, assess_layer(similarity, acts, **options))
         out_csv = write_reliability(_reliability_frame(writer.partial_path), out_csv)
         extra = {
             "step": "assess_labels",
