@@ -31,6 +31,9 @@ SUMMARY_PANELS = {
 }
 
 
+MARKERS = "osD^vP*Xh<>p"
+
+
 def _model_panels(n: int, height: float = 2.1):
     nrows, ncols = panel_grid(n, 2)
     fig, axes = style.plt.subplots(
@@ -61,9 +64,9 @@ def plot_reliability(
             1, len(SUMMARY_PANELS), figsize=(style.FULL_WIDTH, 2.5), layout="constrained"
         )
         for ax, (column, label) in zip(axes, SUMMARY_PANELS.items(), strict=True):
-            for m in models:
-                d = data[data["model"] == m]
-                ax.plot(d["layer"], d[column], marker="o", color=style.model_color(m), label=m)
+            for i, m in enumerate(models):  # markers too: finetuned copies share a colour
+                d, marker = data[data["model"] == m], MARKERS[i % len(MARKERS)]
+                ax.plot(d["layer"], d[column], marker=marker, color=style.model_color(m), label=m)
             layer_axis(ax, data["layer"].unique())
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.set_ylim(0, 1.02)
