@@ -35,6 +35,7 @@ include: "rules/analysis.smk"
 include: "rules/figures.smk"
 include: "rules/tables.smk"
 include: "rules/agreement.smk"
+include: "rules/reliability.smk"
 include: "rules/atlas.smk"
 include: "rules/paper.smk"
 

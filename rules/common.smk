@@ -184,6 +184,7 @@ def all_figures():
         names += ["example_units", "image_complexity"]
     if agreement_models():
         names.append("reproduction_agreement")
+    names += reliability_figures()
     return [f"paper/figures/{name}.pdf" for name in names]
 
 
@@ -193,6 +194,7 @@ def all_tables():
         names.append("categoriser_agreement")
     if agreement_models():
         names.append("reproduction_agreement")
+    names += reliability_tables()
     return [f"paper/tables/{name}.tex" for name in names]
 
 
@@ -233,3 +235,38 @@ def embed_images_inputs(wildcards):
 
 def pixel_recipe(wildcards):
     return RECIPES[wildcards.recipe]
+
+
+# --- reliability (rules/reliability.smk): only where activations exist (computed labels) --
+
+
+def reliability_models():
+    """Models whose labels the reliability pass assesses: every labelled model."""
+    return [] if PUBLISHED else list(ANALYSED)
+
+
+def reliability_figures():
+    if not reliability_models():
+        return []
+    names = ["reliability", "concepts_per_layer_ci", "category_shares_ci"]
+    return names + ["category_shares_significant"]
+
+
+def reliability_tables():
+    return ["reliability"] if reliability_models() else []
+
+
+def reliability_inputs(models, csv=True, boot=True):
+    """{<model>_csv: reliability CSV, <model>_boot: bootstrap file} of ``models``."""
+    inputs = {}
+    for model in models:
+        if csv:
+            inputs[f"{model}_csv"] = f"results/reliability/{PROBE}/{model}.csv"
+        if boot:
+            inputs[f"{model}_boot"] = f"results/reliability/{PROBE}/{model}_boot.nc"
+    return inputs
+
+
+def reliability_vits():
+    """The paper figures' models (analysis.vits) that the reliability pass assessed."""
+    return [model for model in ROLES["vits"] if model in reliability_models()]

@@ -92,6 +92,7 @@ def test_published_dag_needs_no_model_or_probe(workflow_copy, tmp_path):
     assert jobs["fetch_published_labels"] == 12
     assert not {"download_model", "dump_activations", "label_units", "prepare_probe"} & set(jobs)
     assert "plot_example_units" not in jobs  # no probe images with published labels
+    assert not {"assess_labels", "plot_reliability", "table_reliability"} & set(jobs)
     assert (
         jobs["plot_finetuning_category_shares"] == jobs["plot_finetuning_concepts_per_layer"] == 1
     )
@@ -155,6 +156,37 @@ def test_tiny_config_runs_to_the_paper(tiny_run):
     finetuning = pd.read_csv(tiny_run / "paper/figures/finetuning_concepts_per_layer.csv")
     assert list(finetuning.columns) == ["condition", "layer", "n_concepts"]
     assert finetuning["condition"].tolist() == ["pretrained"] * 2 + ["cub"] * 2
+
+
+@pytest.mark.slow
+def test_tiny_run_assesses_every_label(tiny_run):
+    """assess_labels ran for every labelled model; the appendix figures and table exist."""
+    from vitconcepts.formats import RELIABILITY_COLUMNS, read_boot, read_reliability
+
+    config = yaml.safe_load((tiny_run / TINY_CONFIG).read_text())
+    for model in config["models"]:
+        frame = read_reliability(tiny_run / f"results/reliability/test/{model}.csv")
+        labels = pd.read_csv(tiny_run / f"results/labels/test/{model}.csv")
+        assert list(frame.columns[: len(RELIABILITY_COLUMNS)]) == list(RELIABILITY_COLUMNS)
+        assert len(frame) == len(labels)
+        assert frame["p_null"].between(0, 1).all() and frame["stability"].between(0, 1).all()
+        boot = read_boot(tiny_run / f"results/reliability/test/{model}_boot.nc")
+        assert boot.n_boot == 20  # the schema's default
+        assert (tiny_run / f"results/reliability/test/{model}.csv.provenance.json").is_file()
+    for figure in (
+        "reliability",
+        "concepts_per_layer_ci",
+        "category_shares_ci",
+        "category_shares_significant",
+    ):
+        assert (tiny_run / f"paper/figures/{figure}.pdf").is_file(), figure
+        assert (tiny_run / f"paper/figures/{figure}.csv").is_file(), figure
+    summary = pd.read_csv(tiny_run / "paper/figures/reliability.csv")
+    assert set(summary["model"]) == set(config["models"])
+    ci = pd.read_csv(tiny_run / "paper/figures/concepts_per_layer_ci.csv")
+    assert (ci["low"] <= ci["high"]).all()
+    assert r"\vctablehere{reliability}" in (tiny_run / "paper/generated.tex").read_text()
+    assert (tiny_run / "paper/tables/reliability.tex").is_file()
 
 
 @pytest.mark.slow
@@ -261,5 +293,9 @@ def test_published_labels_run_to_the_paper(tmp_path):
     nb.test_figure7_finetuning_category_shares(files)
     nb.test_figure8_finetuning_concepts_per_layer(files)
     assert "vcwarningtrue" not in (workdir / "paper/generated.tex").read_text()
+    text = subprocess.run(
+        ["pdftotext", str(workdir / "paper/main.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    assert "Not available in this configuration" in " ".join(text.split())
     sidecar = (figures / "finetuning_category_shares.csv.provenance.json").read_text()
     assert "random_clip_scorer" not in sidecar

@@ -35,6 +35,10 @@ KNOWN_FIGURES: tuple[str, ...] = (
     "finetuned_concepts_per_layer",
     "score_histograms",
     "reproduction_agreement",
+    "reliability",
+    "concepts_per_layer_ci",
+    "category_shares_ci",
+    "category_shares_significant",
 )
 #: Tables that main.tex places in its sections.
 KNOWN_TABLES: tuple[str, ...] = (
@@ -43,6 +47,7 @@ KNOWN_TABLES: tuple[str, ...] = (
     "category_shares",
     "categoriser_agreement",
     "reproduction_agreement",
+    "reliability",
 )
 
 

@@ -357,3 +357,39 @@ def table_reproduction_agreement(agreement_csv: PathLike, out_tex: PathLike) -> 
     ]
     comment = "Agreement of this run's labels with the published ones (unit-weighted means)."
     return write_tex(out_tex, _tabular("l r r r c r r r", header, body, comment))
+
+
+#: Rows of the reliability table per model: summary column -> row label.
+RELIABILITY_ROWS = {
+    "share_significant": r"$q<0.05$ (\%)",
+    "mean_stability": r"stability (\%)",
+    "split_half_agreement": r"split-half (\%)",
+}
+
+
+def table_reliability(summary_csv: PathLike, out_tex: PathLike) -> Path:
+    """Reliability per layer from the ``reliability`` figure's source CSV: three rows per model
+    (share of units with q < 0.05, mean stability, split-half agreement, in %), one column per
+    layer."""
+    columns = ("model", "layer", *RELIABILITY_ROWS)
+    df = read_checked_csv(summary_csv, columns, "reliability summary")
+    if df.empty:
+        raise InputDataError(
+            f"The reliability summary {summary_csv} has no rows.", "Rerun plot_reliability."
+        )
+    models = sorted(set(df["model"].astype(str)), key=model_sort_key)
+    layers = sorted({int(x) for x in df["layer"]})
+    body: list[str | None] = []
+    for m in models:
+        rows = df[df["model"] == m].set_index("layer")
+        if body:
+            body.append(None)
+        for column, label in RELIABILITY_ROWS.items():
+            name = latex_escape(model_name(m)) if column == "share_significant" else ""
+            cells = [name, label]
+            cells += [_fmt_int(100 * rows[column].get(layer, np.nan)) for layer in layers]
+            body.append(" & ".join(cells) + r" \\")
+    header = ["model", ""] + [str(layer) for layer in layers]
+    colspec = "l l " + " ".join("r" for _ in layers)
+    comment = "Label reliability per layer (columns: 0-based layer)."
+    return write_tex(out_tex, _tabular(colspec, header, body, comment))

@@ -43,6 +43,12 @@ from vitconcepts.figures.per_layer import (
     plot_image_complexity,
     plot_score_histograms,
 )
+from vitconcepts.figures.reliability import (
+    plot_category_shares_ci,
+    plot_category_shares_significant,
+    plot_concepts_per_layer_ci,
+    plot_reliability,
+)
 from vitconcepts.figures.reproduction import plot_reproduction_agreement
 
 __all__ = [
@@ -52,15 +58,19 @@ __all__ = [
     "SHARES_COLUMNS",
     "plot_appendix",
     "plot_category_shares",
+    "plot_category_shares_ci",
+    "plot_category_shares_significant",
     "plot_category_shares_resnet",
     "plot_category_shares_vit_mean",
     "plot_concepts_per_layer",
+    "plot_concepts_per_layer_ci",
     "plot_example_units",
     "plot_finetuned_category_shares",
     "plot_finetuned_concepts_per_layer",
     "plot_finetuning_category_shares",
     "plot_finetuning_concepts_per_layer",
     "plot_image_complexity",
+    "plot_reliability",
     "plot_reproduction_agreement",
     "plot_score_histograms",
 ]

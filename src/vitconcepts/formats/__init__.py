@@ -9,6 +9,10 @@ probe index CSV     :func:`read_probe_index`                       :func:`write_
 top-k file          :func:`read_topk`                              :func:`topk_writer` +
                                                                    :func:`write_topk_layer`
 activation file     :func:`read_layer`, :func:`read_activation_layout`  (``dump_activations``)
+reliability CSV     :func:`read_reliability`                       :func:`write_reliability`
+``stable_concepts`` :func:`parse_stable_concepts`                  :func:`format_stable_concepts`
+bootstrap file      :func:`read_boot`                              :func:`boot_writer` +
+                                                                   :func:`write_boot_layer`
 ==================  =============================================  ==============================
 
 This package imports numpy, pandas, xarray and netCDF4 only (plus the project's error and
@@ -27,26 +31,48 @@ from ._labels import (
     write_labels,
 )
 from ._probe_index import INDEX_COLUMNS, read_probe_index, write_probe_index
+from ._reliability import (
+    BOOT_UNIT_VARIABLES,
+    RELIABILITY_COLUMNS,
+    ReliabilityBoot,
+    boot_writer,
+    format_stable_concepts,
+    parse_stable_concepts,
+    read_boot,
+    read_reliability,
+    write_boot_layer,
+    write_reliability,
+)
 from ._topk import TOPK_VARIABLES, TopK, read_topk, topk_writer, write_topk_layer
 
 __all__ = [
+    "BOOT_UNIT_VARIABLES",
     "IMAGES_EXAMPLE",
     "INDEX_COLUMNS",
     "LABEL_COLUMNS",
+    "RELIABILITY_COLUMNS",
     "REQUIRED_COLUMNS",
     "TOPK_VARIABLES",
     "ActivationLayout",
+    "ReliabilityBoot",
     "TopK",
+    "boot_writer",
     "check_labels",
     "format_images",
+    "format_stable_concepts",
     "parse_images",
+    "parse_stable_concepts",
     "read_activation_layout",
+    "read_boot",
     "read_labels",
     "read_layer",
     "read_probe_index",
+    "read_reliability",
     "read_topk",
     "topk_writer",
+    "write_boot_layer",
     "write_labels",
     "write_probe_index",
+    "write_reliability",
     "write_topk_layer",
 ]

@@ -43,6 +43,7 @@ CUDA).
 """
 
 from ..device import DeviceLike, resolve_device
+from ._inputs import LabelingInputs, file_identity, hash_strings, load_inputs, scorer_note
 from ._similarity import (
     LAZY_METHODS,
     METHODS,
@@ -54,7 +55,13 @@ from ._similarity import (
     top_image_indices,
     wpmi,
 )
-from ._step import label_units
+from ._step import (
+    check_counts,
+    label_units,
+    layer_activations,
+    method_and_params,
+    probe_similarity,
+)
 from ._tiling import (
     CPU_CONCEPT_CHUNK,
     CPU_TILE_ELEMENTS,
@@ -76,14 +83,23 @@ __all__ = [
     "METHODS",
     "DeviceLike",
     "EmbeddingSimilarity",
+    "LabelingInputs",
+    "check_counts",
     "cos_similarity",
     "cos_similarity_cubed",
+    "file_identity",
     "free_memory_bytes",
+    "hash_strings",
     "label_units",
+    "layer_activations",
+    "load_inputs",
     "log_memory_plan",
     "memory_plan",
+    "method_and_params",
+    "probe_similarity",
     "rank_reorder",
     "resolve_device",
+    "scorer_note",
     "soft_wpmi",
     "top_image_indices",
     "wpmi",

@@ -40,7 +40,7 @@ from ._tiling import log_memory_plan
 log = logging.getLogger(__name__)
 
 
-def _method_and_params(method: str, params: dict[str, Any] | None) -> tuple[Callable, dict]:
+def method_and_params(method: str, params: dict[str, Any] | None) -> tuple[Callable, dict]:
     if method not in METHODS:
         raise ConfigError(
             f"labeling.method is {method!r}; allowed values are {', '.join(METHODS)}.",
@@ -63,7 +63,7 @@ def _method_and_params(method: str, params: dict[str, Any] | None) -> tuple[Call
     return fn, params
 
 
-def _check_counts(params: dict[str, Any], n_top_images: int, n_samples: int) -> None:
+def check_counts(params: dict[str, Any], n_top_images: int, n_samples: int) -> None:
     top_k = params.get("top_k")
     if top_k is not None and not 1 <= int(top_k) <= n_samples:
         raise ConfigError(
@@ -77,7 +77,7 @@ def _check_counts(params: dict[str, Any], n_top_images: int, n_samples: int) -> 
         )
 
 
-def _similarity(inputs: LabelingInputs, method: str, dev: torch.device) -> Any:
+def probe_similarity(inputs: LabelingInputs, method: str, dev: torch.device) -> Any:
     """The ``[images, concepts]`` similarity: lazy rows for the top-k methods, else dense."""
     image_t, concept_t = torch.from_numpy(inputs.image_emb), torch.from_numpy(inputs.concept_emb)
     if dev.type != "cpu":  # the embeddings are small: the similarity rows are computed there
@@ -89,7 +89,7 @@ def _similarity(inputs: LabelingInputs, method: str, dev: torch.device) -> Any:
     return image_t @ concept_t.T  # [N, C]
 
 
-def _layer_activations(activations_nc: str | Path, layer: str, nu: int, n_samples: int):
+def layer_activations(activations_nc: str | Path, layer: str, nu: int, n_samples: int):
     """One layer's ``[samples, nu]`` float32 tensor, checked for its length and finiteness."""
     acts = read_layer_checked(activations_nc, layer)
     if acts.shape[0] != n_samples:
@@ -169,7 +169,7 @@ def _label_layers(
         total=n_layers,
     ):
         layer, nu = inputs.layers[li], int(inputs.n_units[li])
-        acts_t = _layer_activations(activations_nc, layer, nu, len(inputs.samples))
+        acts_t = layer_activations(activations_nc, layer, nu, len(inputs.samples))
         arrays = _label_layer(score, acts_t, inputs.samples, n_rank, n_top_images)
         write_topk_layer(writer, li, *arrays)
 
@@ -214,14 +214,14 @@ def label_units(
     outputs) and skipped by a rerun with the same inputs and settings. Deterministic: two runs
     with the same inputs and device write identical bytes to ``out_csv``, whatever ``threads``.
     """
-    fn, params = _method_and_params(method, params)
+    fn, params = method_and_params(method, params)
     if threads:
         torch.set_num_threads(int(threads))
     dev = resolve_device(device)
     inputs = load_inputs(activations_nc, image_emb_nc, concept_emb_nc, concepts_txt)
-    _check_counts(params, n_top_images, len(inputs.samples))
+    check_counts(params, n_top_images, len(inputs.samples))
     n_rank = int(min(max(1, n_top_concepts), len(inputs.concepts)))
-    similarity = _similarity(inputs, method, dev)
+    similarity = probe_similarity(inputs, method, dev)
     settings = {
         "method": method,
         "params": params,
