@@ -247,3 +247,16 @@ def test_snakemake_writes_every_kind_of_tiny_vit_and_keeps_its_cls_file(tmp_path
     target = "results/activations/test/tiny_vit.nc"
     run_snakemake(work, "--configfile", TINY_CONFIG, "--cores", "2", target, timeout=900)
     np.testing.assert_array_equal(_activations(acts / "tiny_vit.nc")[0], with_kinds)
+
+
+@pytest.mark.slow  # a dry run of the paper config: about 20 s on 2 cores
+def test_paper_config_plans_the_mlp_jobs_and_published_mode_none(tmp_path):
+    work = copy_workflow(tmp_path / "wf")
+    planned = run_snakemake(work, "-n", "--cores", "all")
+    jobs = planned_jobs(planned.stdout + planned.stderr)
+    dumps = sorted(w for rule, w in jobs if rule == "dump_activations_mlp")
+    assert [w.split("model=")[1].split(",")[0] for w in dumps] == ["clip", "dinov2", "mae", "vit"]
+    labels = [w for rule, w in jobs if rule == "label_units" and "kind_suffix=.mlp" in w]
+    assert len(labels) == 4
+    published = run_snakemake(work, "-n", "--cores", "all", "--configfile", "config/published.yaml")
+    assert ".mlp" not in published.stdout + published.stderr

@@ -103,54 +103,71 @@ def dump_activations(
     )
     widths, layers = model_pass.widths(), model_pass.extractor.layers
     n, shard = len(index), max(1, min(int(shard_size), len(index)))
-    common = {
-        "format": FORMAT_VERSION,
-        "spec": {**spec.to_dict(), "units": None},  # each file: its own kind
+    facts = {
+        "model": spec.key,
+        "model_id": manifest_data.get("repo_id") or spec.weights,
         "weights_sha256": manifest_data.get("weights_sha256"),
+        "probe": probe_meta.get("probe"),
         "probe_sha256": probe_sha,
+        "spec": spec.to_dict(),
         "dtype": dtype,
-        "shard": shard,
         "layers": layers,
-        **({"autocast": autocast} if autocast else {}),
+        "autocast": autocast or "none",
+        "pixel_cache": str(pixels) if pixels else None,
     }
     sample_ids = index["sample_id"].to_numpy(dtype=str)
-    writers = {
-        kind: _writer(
-            path,
-            layers,
-            widths[kind],
-            sample_ids,
-            dtype,
-            shard,
-            sha256_json({**common, "kind": kind, "widths": widths[kind]}),
-            complevel,
-        )
-        for kind, path in outputs.items()
-    }
-    joined = _KindWriters(writers)
+    joined = _open_writers(outputs, widths, sample_ids, facts, shard, complevel)
     if joined.start:
         log.info("resuming %s at sample %d of %d", joined.partial_path, joined.start, n)
     else:
         log.info("dumping %d layers x %d samples to %s", len(layers), n, joined.partial_path)
-    with contextlib.ExitStack() as stack:
-        for writer in writers.values():
-            stack.enter_context(writer)
+    with joined:
         model_pass.stream(joined, shard, batch_size, num_workers, f"{spec.key} activations")
-        record = dict(
-            model=spec.key,
-            model_id=manifest_data.get("repo_id") or spec.weights,
-            weights_sha256=manifest_data.get("weights_sha256"),
-            probe=probe_meta.get("probe"),
-            probe_sha256=probe_sha,
-            spec=spec.to_dict(),
-            dtype=dtype,
-            layers=layers,
-            autocast=autocast or "none",
-            pixel_cache=str(pixels) if pixels else None,
-        )
-        paths = {kind: joined.finalize(kind, record) for kind in writers}
+        paths = {kind: joined.finalize(kind, facts) for kind in outputs}
     model_pass.extractor.remove()
     return paths.get(spec.default_kind) or next(iter(paths.values()))
+
+
+def _open_writers(
+    outputs: Mapping[str, Path],
+    widths: Mapping[str, list[int]],
+    sample_ids: np.ndarray,
+    facts: Mapping[str, Any],
+    shard: int,
+    complevel: int,
+) -> _KindWriters:
+    """One resumable writer per kind's file, fed together (fingerprints: each its kind)."""
+    common = _fingerprint_facts(facts, shard)
+    writers = {}
+    for kind, path in outputs.items():
+        fingerprint = sha256_json({**common, "kind": kind, "widths": widths[kind]})
+        writers[kind] = _writer(
+            path,
+            facts["layers"],
+            widths[kind],
+            sample_ids,
+            facts["dtype"],
+            shard,
+            fingerprint,
+            complevel,
+        )
+    return _KindWriters(writers)
+
+
+def _fingerprint_facts(facts: Mapping[str, Any], shard: int) -> dict[str, Any]:
+    """What a resumable ``.partial`` must share with this run (each file adds its kind)."""
+    common = {
+        "format": FORMAT_VERSION,
+        "spec": {**facts["spec"], "units": None},  # each file: its own kind
+        "weights_sha256": facts["weights_sha256"],
+        "probe_sha256": facts["probe_sha256"],
+        "dtype": facts["dtype"],
+        "shard": shard,
+        "layers": facts["layers"],
+    }
+    if facts["autocast"] != "none":
+        common["autocast"] = facts["autocast"]
+    return common
 
 
 def kind_path(out_nc: str | Path, kind: str, default_kind: str) -> Path:
@@ -205,6 +222,13 @@ class _KindWriters:
     def mark_done(self, upto: int) -> None:
         for writer in self.writers.values():
             writer.mark_done(upto)
+
+    def __enter__(self) -> _KindWriters:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for writer in self.writers.values():  # the .partial files stay for a resume
+            writer.close()
 
     def finalize(self, kind: str, record: Mapping[str, Any]) -> Path:
         writer = self.writers[kind]
