@@ -46,3 +46,4 @@ rule all:
         "paper/main.pdf",
         all_figures(),
         all_tables(),
+        unit_kind_labels(),

@@ -12,6 +12,9 @@ if RULES not in sys.path:
 from plan_config import (
     analysed_models,
     check_config,
+    dump_kind_sets,
+    dump_rule_name,
+    extra_unit_kinds,
     finetuned_pairs,
     finetuning_conditions,
     random_clip_scorer,
@@ -270,3 +273,44 @@ def reliability_inputs(models, csv=True, boot=True):
 def reliability_vits():
     """The paper figures' models (analysis.vits) that the reliability pass assessed."""
     return [model for model in ROLES["vits"] if model in reliability_models()]
+
+
+# -- unit kinds beyond the default (models.<key>.units): {model}.K.nc, {model}.K.csv ----------
+# {extra kinds: models}; each kind set has its dump rule (rules/activations.smk)
+DUMP_KIND_SETS = dump_kind_sets(config["models"])
+# the `kind_suffix` wildcard of label_units: "" (default kind) or ".K" (never an empty
+# pattern, which Snakemake would read as no constraint)
+KIND_SUFFIX_PATTERN = "(?:{})".format(
+    "|".join(
+        ["", *(rf"\.{k}" for k in sorted({k for ks in DUMP_KIND_SETS for k in ks}))]
+    )
+)
+
+
+def models_pattern(models):
+    """A `model` wildcard constraint matching exactly these models (none: nothing)."""
+    return "|".join(models) or "(?!)"
+
+
+def activation_outputs(extra_kinds):
+    """Named outputs of a dump rule: the default kind's file, then one per extra kind."""
+    outputs = {"activations": "results/activations/{probe}/{model}.nc"}
+    for kind in extra_kinds:
+        outputs[kind] = f"results/activations/{{probe}}/{{model}}.{kind}.nc"
+    return outputs
+
+
+def model_extra_kinds(model):
+    return extra_unit_kinds(model, config["models"][model])
+
+
+def unit_kind_labels(wildcards=None):
+    """Label files of the analysed models' extra kinds; none from published labels (the
+    authors published the default kind only)."""
+    if PUBLISHED:
+        return []
+    return [
+        f"results/labels/{PROBE}/{model}.{kind}.csv"
+        for model in ANALYSED
+        for kind in model_extra_kinds(model)
+    ]

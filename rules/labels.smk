@@ -1,16 +1,19 @@
+# {kind_suffix}: "" for a model's default unit kind, ".K" for kind K (models.<key>.units)
 rule label_units:
     input:
-        activations="results/activations/{probe}/{model}.nc",
+        activations="results/activations/{probe}/{model}{kind_suffix}.nc",
         images=f"results/clip/{{probe}}/{CLIP}.nc",
         concepts_emb=f"results/clip/concepts/{CONCEPTS}/{CLIP}.nc",
         concepts=f"resources/concepts/{CONCEPTS}.txt",
     output:
-        csv="results/labels/{probe}/{model}.csv",
-        topk="results/labels/{probe}/{model}_topk.nc",
+        csv="results/labels/{probe}/{model}{kind_suffix}.csv",
+        topk="results/labels/{probe}/{model}{kind_suffix}_topk.nc",
     log:
-        "logs/label_units/{probe}/{model}.log",
+        "logs/label_units/{probe}/{model}{kind_suffix}.log",
     benchmark:
-        "results/benchmarks/label_units/{probe}/{model}.tsv"
+        "results/benchmarks/label_units/{probe}/{model}{kind_suffix}.tsv"
+    wildcard_constraints:
+        kind_suffix=KIND_SUFFIX_PATTERN,
     conda:
         "../envs/torch.yaml"
     threads: 8

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 MODEL_SOURCES = ("timm", "transformers")
+#: unit kinds per architecture, the paper's (default, always written) first: the same table
+#: as vitconcepts.models.UNIT_KINDS (tests/test_unit_kinds.py checks they agree)
+UNIT_KINDS = {"vit": ("cls", "patch_mean", "mlp", "mlp_mean"), "cnn": ("spatial_mean",)}
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config.schema.yaml"
 # per-kind keys: a property of a `kind`-selected entry (probe parts, concept sets) may name
 # the kinds it applies to with this schema annotation (ignored by JSON schema validation)
@@ -139,6 +142,52 @@ def check_keys(config: Mapping[str, Any], schema: str | Path | Mapping | None = 
     )
 
 
+# -- unit kinds --------------------------------------------------------------------------------
+def unit_kinds(key: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """The unit kinds of model ``key``: its `units` in canonical order, the default first."""
+    arch = entry.get("arch")
+    if arch not in UNIT_KINDS:  # the schema (and the library) reject the arch itself
+        return ()
+    value = entry.get("units")
+    if value is None:
+        listed: list[str] = []
+    elif isinstance(value, str):
+        listed = [part.strip() for part in value.split(",") if part.strip()]
+    else:
+        listed = [str(part).strip() for part in value]
+    allowed = UNIT_KINDS[arch]
+    bad = [kind for kind in listed if kind not in allowed]
+    if bad:
+        example = "[cls, mlp]" if arch == "vit" else "[spatial_mean]"
+        raise ConfigError(
+            f"Config key `models.{key}.units` lists {', '.join(map(repr, bad))}, which "
+            f"{'is not a unit kind' if len(bad) == 1 else 'are not unit kinds'} of a {arch} "
+            f"(`models.{key}.arch`); a {arch} has {', '.join(allowed)}.",
+            f"set `models.{key}.units` to a list of those (e.g. {example}), or remove it for "
+            f"the paper's [{allowed[0]}].",
+        )
+    return tuple(kind for kind in allowed if kind == allowed[0] or kind in listed)
+
+
+def extra_unit_kinds(key: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """The kinds of model ``key`` beyond its architecture's default (files ``{model}.K.*``)."""
+    return unit_kinds(key, entry)[1:]
+
+
+def dump_rule_name(extra: tuple[str, ...]) -> str:
+    """The rule that dumps a model with these extra kinds: ``dump_activations`` (none) or
+    e.g. ``dump_activations_mlp``. One rule per kind set, since a rule has one output list."""
+    return "_".join(("dump_activations", *extra))
+
+
+def dump_kind_sets(models: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], list[str]]:
+    """``{extra kinds: models}`` over ``models``; ``()`` (plain ``dump_activations``) always."""
+    sets: dict[tuple[str, ...], list[str]] = {(): []}
+    for key, entry in models.items():
+        sets.setdefault(extra_unit_kinds(key, entry), []).append(key)
+    return sets
+
+
 # -- cross-key checks --------------------------------------------------------------------------
 def _require_key(config: dict, section: str, key_name: str) -> None:
     key = config.get(key_name)
@@ -168,6 +217,7 @@ def check_models(models: dict[str, dict[str, Any]]) -> None:
                 "key of `models`.",
                 f"use one of {', '.join(sorted(models))} or remove the key.",
             )
+        unit_kinds(key, entry)
         if not key.replace("_", "").replace("-", "").isalnum():
             raise ConfigError(
                 f"Model key {key!r} under `models` contains characters other than letters, "

@@ -1,4 +1,5 @@
-"""Rule dump_activations: per-layer unit activations of one model over the probe set."""
+"""Rules dump_activations*: per-layer unit activations of one model over the probe set, one
+file per unit kind it lists (one forward pass)."""
 
 from pathlib import Path
 
@@ -11,11 +12,15 @@ from vitconcepts.rule_job import rule_log
 # speed-only settings come from the config, not params: changing them re-runs nothing
 options = snakemake.config["dump"]
 with rule_log(snakemake):
+    spec = resolve_model_spec(snakemake.wildcards.model, snakemake.params.entry)
+    # the rule's named outputs: `activations` (the default kind), then one per extra kind
+    outputs = {spec.default_kind: snakemake.output.activations}
+    outputs.update({kind: snakemake.output[kind] for kind in spec.units[1:]})
     dump_activations(
-        resolve_model_spec(snakemake.wildcards.model, snakemake.params.entry),
+        spec,
         snakemake.input.index,
         Path(snakemake.input.model) / "manifest.json",
-        snakemake.output[0],
+        outputs,
         dtype=snakemake.params.dtype,
         batch_size=options["batch_size"],
         shard_size=options["shard_size"],

@@ -4,7 +4,9 @@ Weights cannot be downloaded here, so identity is checked on the architecture: e
 checkpoint is built randomly initialised from the values in
 ``vitconcepts.paper_architectures.PAPER_ARCHITECTURES`` (copied from its hub ``config.json``, see
 ``docs/fidelity.md``) through the same ``load_model`` the pipeline uses, and must have the
-documented facts; its extracted units must be the CLS token of ``hidden_states[1:]``. timm's
+documented facts; its extracted units must be the CLS token of ``hidden_states[1:]`` (and
+the other unit kinds: the patch mean of the same, the MLP activation's output at the CLS
+token and over the patches), and wrong extractors must fail that comparison. timm's
 look-alikes of the same checkpoints must fail the check.
 """
 
@@ -18,6 +20,7 @@ import pytest
 import torch
 import yaml
 
+import vitconcepts.models._extraction as extraction
 from vitconcepts.errors import ConfigError
 from vitconcepts.models import ActivationExtractor, load_model, mask_noise, resolve_model_spec
 from vitconcepts.paper_architectures import (
@@ -122,6 +125,88 @@ def test_extracted_units_are_cls_of_hidden_states(weights):
     for out, ref in zip(got.values(), hidden[1:], strict=True):
         assert out.shape == (2, 768)
         torch.testing.assert_close(out, ref[:, 0])
+
+
+def _reference_kinds(model, spec, x, samples):
+    """Each unit kind computed without the extractor: ``hidden_states`` and forward hooks on
+    every block's MLP activation module (its output: the hidden units after it)."""
+    kwargs = {}
+    if spec.mask_ratio:  # MAE: the same per-sample noise as the extractor
+        kwargs["noise"] = mask_noise(spec.seed, samples, 196)
+    layers = ActivationExtractor(model, spec).layers
+    acts: dict[str, torch.Tensor] = {}
+    modules = dict(model.named_modules())
+    handles = [
+        modules[f"{layer}.mlp.activation_fn"].register_forward_hook(
+            lambda m, i, out, layer=layer: acts.__setitem__(layer, out)
+        )
+        for layer in layers
+    ]
+    try:
+        with torch.no_grad():
+            hidden = model(x, output_hidden_states=True, **kwargs).hidden_states
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert len(hidden) - 1 == len(layers) == 12
+    return {
+        "cls": {layer: h[:, 0] for layer, h in zip(layers, hidden[1:], strict=True)},
+        "patch_mean": {
+            layer: h[:, 1:].mean(1) for layer, h in zip(layers, hidden[1:], strict=True)
+        },
+        "mlp": {layer: acts[layer][:, 0] for layer in layers},
+        "mlp_mean": {layer: acts[layer][:, 1:].mean(1) for layer in layers},
+    }
+
+
+def _assert_kinds_equal(got, expected):
+    assert set(got) == set(expected)
+    for kind, layers in expected.items():
+        for layer, ref in layers.items():
+            width = 3072 if kind.startswith("mlp") else 768
+            assert got[kind][layer].shape == ref.shape == (2, width), (kind, layer)
+            torch.testing.assert_close(got[kind][layer], ref, msg=f"{kind} {layer}")
+
+
+@pytest.mark.slow  # real-size ViT-B, random init: about a minute together on 2 cores
+@pytest.mark.parametrize("weights", TRANSFORMERS_IDS)
+def test_unit_kinds_are_hidden_states_and_mlp_activations(weights, monkeypatch):
+    """patch_mean: the mean of ``hidden_states[i + 1][:, 1:]`` (MAE: the kept patches, same
+    noise); mlp / mlp_mean: the MLP activation's output at token 0 / over the patches. An
+    extractor reading token 1 or the activation's input (fc1's output) must not match."""
+    spec, model = _built(weights)
+    spec = replace(spec, units=("cls", "patch_mean", "mlp", "mlp_mean"))
+    x, samples = _images(), torch.tensor([5, 9])
+    expected = _reference_kinds(model, spec, x, samples)
+    _assert_kinds_equal(ActivationExtractor(model, spec).extract(x, samples), expected)
+
+    real_pool = extraction.pool_output
+
+    def token_one(output, units="cls", prefix=1):  # token 1 where token 0 is meant
+        output = output[0] if isinstance(output, tuple | list) else output
+        return real_pool(output[:, 1:] if units == "cls" else output, units, prefix)
+
+    with monkeypatch.context() as patched:  # a swapped token index
+        patched.setattr(extraction, "pool_output", token_one)
+        wrong = ActivationExtractor(model, spec).extract(x, samples)
+    with pytest.raises(AssertionError):
+        _assert_kinds_equal({**expected, "mlp": wrong["mlp"]}, expected)
+    with pytest.raises(AssertionError):
+        _assert_kinds_equal({**expected, "cls": wrong["cls"]}, expected)
+    with monkeypatch.context() as patched:  # before the activation: fc1's output
+        patched.setattr(
+            extraction, "mlp_projection", lambda s, m, layer: f"{layer}.mlp.activation_fn"
+        )
+        pre = ActivationExtractor(model, spec).extract(x, samples)
+    with pytest.raises(AssertionError):
+        _assert_kinds_equal({**expected, "mlp": pre["mlp"]}, expected)
+    with pytest.raises(AssertionError):
+        _assert_kinds_equal({**expected, "mlp_mean": pre["mlp_mean"]}, expected)
+    with monkeypatch.context() as patched:  # the CLS token counted among the patches
+        patched.setattr(extraction, "prefix_tokens", lambda m: 0)
+        with_cls = ActivationExtractor(model, spec).extract(x, samples)
+    with pytest.raises(AssertionError):
+        _assert_kinds_equal({**expected, "patch_mean": with_cls["patch_mean"]}, expected)
 
 
 @pytest.mark.slow  # real-size ViT-B, random init: about 30 s together on 2 cores

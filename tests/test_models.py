@@ -102,13 +102,13 @@ def _spec(entry, key="m", **changes):
 def test_spec_defaults():
     spec = _spec(TIMM_VIT)
     assert (spec.units, spec.preprocessing, spec.mask_ratio, spec.layers) == (
-        "cls",
+        ("cls",),
         "paper",
         0.0,
         None,
     )
     cnn = _spec(TIMM_CNN)
-    assert cnn.units == "spatial_mean"
+    assert cnn.units == ("spatial_mean",)
     authors = _spec(HF_VIT, layers="vit.encoder.layer[0], vit.encoder.layer[2]")
     assert authors.layers == ("vit.encoder.layer.0", "vit.encoder.layer.2")
     json.dumps(spec.to_dict())  # serialisable for fingerprints

@@ -32,6 +32,7 @@ LOW_SPACE = 16 * 1024 * 1024
 
 # (pattern on the path with forward slashes, rule), first match wins
 _RULES = [
+    # dump_activations, or dump_activations_<kinds> for a model with more unit kinds
     (r"(^|/)results/activations/[^/]+/[^/]+\.nc$", "dump_activations"),
     (r"(^|/)results/clip/concepts/[^/]+/[^/]+\.nc$", "embed_concepts"),
     (r"(^|/)results/clip/[^/]+/[^/]+\.nc$", "embed_images"),
@@ -62,6 +63,11 @@ def rerun_fix(path: str | Path) -> str:
     rule = producing_rule(path)
     if rule is None:
         return f"replace or repair {path}, then rerun."
+    if rule == "dump_activations":  # or its variant for the model's unit kinds: force the file
+        return (
+            f"delete it (rm {path}) and rerun the same snakemake command, or run "
+            f"`snakemake --cores all --force -- {path}` from the repository root."
+        )
     return (
         f"delete it (rm {path}) and rerun the same snakemake command, or run "
         f"`snakemake --cores all --forcerun {rule} -- {path}` from the repository root."

@@ -186,7 +186,8 @@ def table_models(
             elif isinstance(layers, int):
                 n_layers = str(layers)
             if entry.get("units") is not None:
-                units = latex_escape(entry["units"])
+                kinds = entry["units"]
+                units = latex_escape(kinds if isinstance(kinds, str) else ", ".join(kinds))
         cells = [
             _tt(key),
             latex_escape(entry.get("source", "--")),

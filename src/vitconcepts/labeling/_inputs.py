@@ -99,8 +99,8 @@ def _check_same_samples(
         f"The samples of {activations_nc} ({len(act_ids)}) and {image_emb_nc} "
         f"({len(img_ids)}) differ, first at position {mismatch}: both must list the same "
         f"sample_ids in the same order.",
-        "compute both from the same probe index: add `--forcerun dump_activations "
-        "embed_images` at the end of your snakemake command.",
+        "compute both from the same probe index: add `--forcerun "
+        f"{activations_nc} {image_emb_nc}` at the end of your snakemake command.",
     )
 
 

@@ -13,19 +13,28 @@ One private module per stage, in import order (each imports only earlier ones):
 * ``_transforms``: :func:`build_transform` gives the image preprocessing (``paper`` or the
   model's ``native``).
 * ``_extraction``: :class:`ActivationExtractor` hooks the layers and returns
-  ``{layer: Tensor[batch, units]}``: the CLS token (token 0) of a ViT block's output, or the
-  spatial mean of a CNN stage's output, exactly as the authors' CLIP-Dissect hook did.
+  ``{kind: {layer: Tensor[batch, units]}}`` for every unit kind the spec lists, from one
+  forward pass: the CLS token (token 0) of a ViT block's output, or the spatial mean of a CNN
+  stage's output, exactly as the authors' CLIP-Dissect hook did (the paper's units), and
+  the extensions ``patch_mean``, ``mlp`` and ``mlp_mean`` (:data:`UNIT_KINDS`).
 """
 
 from __future__ import annotations
 
-from ._extraction import ActivationExtractor, pool_output
+from ._extraction import (
+    KIND_SOURCES,
+    ActivationExtractor,
+    mlp_projection,
+    pool_output,
+    prefix_tokens,
+)
 from ._layers import default_layers, validate_layers
 from ._loading import HF_AUTO_CLASSES, load_model, read_manifest
 from ._masking import keep_random_patches, mask_noise
 from ._spec import (
     ARCHS,
     PREPROCESSING,
+    UNIT_KINDS,
     UNITS,
     ModelSpec,
     model_entry_keys,
@@ -37,8 +46,10 @@ from ._transforms import build_transform
 __all__ = [
     "ARCHS",
     "HF_AUTO_CLASSES",
+    "KIND_SOURCES",
     "PREPROCESSING",
     "UNITS",
+    "UNIT_KINDS",
     "ActivationExtractor",
     "ModelSpec",
     "build_transform",
@@ -46,9 +57,11 @@ __all__ = [
     "keep_random_patches",
     "load_model",
     "mask_noise",
+    "mlp_projection",
     "model_entry_keys",
     "normalise_layer_name",
     "pool_output",
+    "prefix_tokens",
     "read_manifest",
     "resolve_model_spec",
     "validate_layers",

@@ -12,9 +12,11 @@ from ..constants import MODEL_SOURCES, SCHEMA_PATH
 from ..errors import ConfigError
 
 ARCHS = ("vit", "cnn")
-UNITS = ("cls", "spatial_mean")
+#: the unit kinds of each architecture, the paper's (the default, always written) first;
+#: rules/plan_config.py holds the same table for the workflow (tests check they agree)
+UNIT_KINDS = {"vit": ("cls", "patch_mean", "mlp", "mlp_mean"), "cnn": ("spatial_mean",)}
+UNITS = ("cls", "spatial_mean", "patch_mean", "mlp", "mlp_mean")
 PREPROCESSING = ("paper", "native")
-_DEFAULT_UNITS = {"vit": "cls", "cnn": "spatial_mean"}
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class ModelSpec:
     weights: str
     arch: str
     layers: tuple[str, ...] | None = None  # None: the architecture's default layers
-    units: str = "cls"
+    units: tuple[str, ...] = ("cls",)  # unit kinds, the architecture's default first
     preprocessing: str = "paper"
     mask_ratio: float = 0.0
     pretrained: bool = True
@@ -40,7 +42,13 @@ class ModelSpec:
         """JSON-serialisable form (for fingerprints and provenance)."""
         record = asdict(self)
         record["layers"] = list(self.layers) if self.layers is not None else None
+        record["units"] = list(self.units)
         return record
+
+    @property
+    def default_kind(self) -> str:
+        """The paper's units of this architecture (``cls`` or ``spatial_mean``)."""
+        return self.units[0]
 
 
 @functools.cache
@@ -93,6 +101,32 @@ def _layers(entry: Mapping[str, Any]) -> tuple[str, ...] | None:
     return tuple(normalise_layer_name(x) for x in layers if str(x).strip()) or None
 
 
+def _units(key: str, entry: Mapping[str, Any], arch: str) -> tuple[str, ...]:
+    """``units`` (a list, or a comma-separated string) -> kinds in canonical order, the
+    architecture's default first (it is always written: the paper's figures read it)."""
+    value = entry.get("units")
+    if value is None:
+        listed: list[str] = []
+    elif isinstance(value, str):
+        listed = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, Sequence):
+        listed = [str(part).strip() for part in value]
+    else:
+        listed = [repr(value)]
+    allowed = UNIT_KINDS[arch]
+    bad = [kind for kind in listed if kind not in allowed]
+    if bad:
+        example = "[cls, mlp]" if arch == "vit" else "[spatial_mean]"
+        raise ConfigError(
+            f"models.{key}.units lists {', '.join(map(repr, bad))}, which "
+            f"{'is not a unit kind' if len(bad) == 1 else 'are not unit kinds'} of a {arch} "
+            f"(models.{key}.arch); a {arch} has {', '.join(allowed)}.",
+            f"set models.{key}.units to a list of those (e.g. {example}), or remove it for "
+            f"the paper's [{allowed[0]}].",
+        )
+    return tuple(kind for kind in allowed if kind == allowed[0] or kind in listed)
+
+
 def _mask_ratio(key: str, entry: Mapping[str, Any], arch: str) -> float:
     mask_ratio = float(entry.get("mask_ratio", 0.0) or 0.0)
     if not 0.0 <= mask_ratio < 1.0:
@@ -138,7 +172,7 @@ def resolve_model_spec(key: str, entry: Mapping[str, Any]) -> ModelSpec:
     source = _choice(key, "source", entry.get("source", "timm"), MODEL_SOURCES)
     arch = _choice(key, "arch", entry.get("arch"), ARCHS)
     weights = _weights(key, entry)
-    units = _choice(key, "units", entry.get("units") or _DEFAULT_UNITS[arch], UNITS)
+    units = _units(key, entry, arch)
     layers = _layers(entry)
     mask_ratio = _mask_ratio(key, entry, arch)
     pretrained = _pretrained(key, entry, source)
