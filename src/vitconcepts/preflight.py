@@ -29,12 +29,12 @@ def check_model_layers(key: str, models: Mapping[str, Mapping[str, Any]]) -> Non
     Layer names are checked on a weightless skeleton (built on torch's meta device, no
     download) for timm models, transformers models given as ``hf_config``, and the paper's
     hub checkpoints and their finetuned copies (built from the hub config values recorded in
-    :data:`vitconcepts.identity.PAPER_ARCHITECTURES`); names of other hub checkpoints are
+    :data:`vitconcepts.paper_architectures.PAPER_ARCHITECTURES`); names of other hub checkpoints are
     checked by dump_activations before it reads any image.
     """
     import torch
 
-    from .identity import paper_hf_config
+    from .paper_architectures import paper_hf_config
     from .models import load_model, resolve_model_spec, validate_layers
 
     entry = models[key]
