@@ -34,8 +34,8 @@ def check_model_layers(key: str, models: Mapping[str, Mapping[str, Any]]) -> Non
     """
     import torch
 
-    from .paper_architectures import paper_hf_config
     from .models import load_model, resolve_model_spec, validate_layers
+    from .paper_architectures import paper_hf_config
 
     entry = models[key]
     spec = resolve_model_spec(key, dict(entry))
