@@ -287,7 +287,7 @@ def finetuning_concepts_per_layer(
     ``concepts`` is the ``model, layer, n_concepts`` table (or its CSV); ``conditions`` maps
     each condition (``pretrained``, ``cub``, ``bloodmnist``) to the models to average, e.g.
     ``{"pretrained": ["vit", "dinov2", "clip"], "cub": ["vit_cub", "dinov2_cub",
-    "clip_cub"], ...}`` (:func:`vitconcepts.config.finetuning_conditions`). Columns
+    "clip_cub"], ...}`` (``finetuning_conditions`` in rules/plan_config.py). Columns
     ``condition, layer, n_concepts`` (a float mean), conditions in mapping order.
     """
     frame = concepts if isinstance(concepts, pd.DataFrame) else pd.read_csv(concepts)

@@ -222,7 +222,7 @@ def plot_finetuning_concepts_per_layer(
     """Paper Fig. 8: unique concepts per layer averaged per condition, one line per condition.
 
     ``conditions`` maps ``pretrained`` and each finetuning dataset to the models averaged
-    (:func:`vitconcepts.config.finetuning_conditions`). Source CSV
+    (``finetuning_conditions`` in rules/plan_config.py). Source CSV
     ``finetuning_concepts_per_layer.csv``: ``condition, layer, n_concepts``
     (:func:`vitconcepts.analysis.finetuning_concepts_per_layer`).
     """
