@@ -17,7 +17,6 @@ from plan_config import (
     extra_unit_kinds,
     finetuned_pairs,
     finetuning_conditions,
-    random_clip_scorer,
 )
 from plan_inputs import (
     data_path_problem,
@@ -41,7 +40,6 @@ CLIP = config["clip_model"]
 ANALYSED = analysed_models(config)
 FINETUNED = finetuned_pairs(config)
 FINETUNING_CONDITIONS = finetuning_conditions(config)
-RANDOM_SCORER = random_clip_scorer(config)
 ROLES = config["analysis"]
 PUBLISHED = config["labels_source"] == "published"
 EXAMPLE_MODEL = ROLES["example_units"]["model"] or (ANALYSED[0] if ANALYSED else None)

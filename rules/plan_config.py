@@ -250,7 +250,7 @@ def check_clip_models(config: dict) -> None:
 
     A missing or null `pretrained` would silently build a randomly initialised scorer whose
     labels mean nothing, so it is an error; only an explicit `false` asks for random weights
-    (tests), and that choice is stamped on every output (:func:`random_clip_scorer`).
+    (tests), and that choice is stamped on every output (``vitconcepts.config.random_clip_scorer``).
     """
     for key, entry in config.get("clip_models", {}).items():
         tag = entry.get("pretrained")
@@ -324,21 +324,6 @@ def check_config(config: dict, schema: str | Path | Mapping | None = None) -> No
 
 
 # -- model roles -----------------------------------------------------------------------------
-def random_clip_scorer(config: dict) -> bool:
-    """True when this run's labels come from a randomly initialised CLIP scorer.
-
-    That is: labels are computed (not the authors' published ones) and the entry of
-    `clip_model` says `pretrained: false`.
-    """
-    if config.get("labels_source") == "published":
-        return False
-    entry = config.get("clip_models", {}).get(config.get("clip_model"), {})
-    return entry.get("pretrained") is False
-
-
-#: Stamp put on every output of a run whose labels come from a random CLIP scorer.
-
-
 def analysed_models(config: dict) -> list[str]:
     """Models whose labels enter the analysis, in config order.
 

@@ -1,9 +1,11 @@
 """Parse-time plan of the workflow's inputs: probe parts, local data paths, fingerprints of
 input folders and which passes read a pixel cache.
 
-Standard library only (the workflow definition needs nothing but Snakemake). The folder
-listing is torchvision ``ImageFolder``'s order, as ``vitconcepts.probe`` reads it (a test
-checks both agree).
+Standard library only (the workflow definition needs nothing but Snakemake). The checks of
+the local data paths and their paste-able fixes live here only: they run before any job
+(onstart, and as a warning at parse time for a dry run). ``vitconcepts.probe`` lists the
+folders in torchvision ``ImageFolder`` order when it builds the index; a fingerprint only
+needs a deterministic listing of the same files (a test checks they cover the same files).
 """
 
 from __future__ import annotations
@@ -25,24 +27,22 @@ def _is_image(name: str, extensions: Sequence[str] = IMG_EXTENSIONS) -> bool:
     return name.lower().endswith(tuple(extensions))
 
 
-def image_folder_files(root: str | Path, extensions: Sequence[str] = IMG_EXTENSIONS) -> list[str]:
-    """Image paths under ``root`` in torchvision ``ImageFolder`` order.
+def image_files(root: str | Path, extensions: Sequence[str] = IMG_EXTENSIONS) -> list[str]:
+    """The image files the probe index reads under ``root``, sorted by path.
 
-    A folder without sub-folders is read as a flat folder of images (sorted file names).
+    The index reads the class sub-folders, or the top-level images of a folder without
+    sub-folders (torchvision ``ImageFolder``); the order here is only deterministic.
     """
     root = os.fspath(root)
-    classes = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
-    if not classes:
-        return [
-            os.path.join(root, name)
-            for name in sorted(os.listdir(root))
-            if _is_image(name, extensions) and os.path.isfile(os.path.join(root, name))
-        ]
-    files = []
-    for cls in classes:
-        for folder, _, names in sorted(os.walk(os.path.join(root, cls), followlinks=True)):
-            files += [os.path.join(folder, n) for n in sorted(names) if _is_image(n, extensions)]
-    return files
+    walk = sorted(os.walk(root, followlinks=True))
+    nested = len(walk) > 1
+    return [
+        os.path.join(folder, name)
+        for folder, _, names in walk
+        if folder != root or not nested
+        for name in sorted(names)
+        if _is_image(name, extensions)
+    ]
 
 
 # -- local data paths ------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def parts_fingerprint(parts: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         extensions = IMG_EXTENSIONS
         if kind == "broden" and not part.get("include_masks", False):
             extensions = (".jpg", ".jpeg")
-        out[str(i)] = files_fingerprint(image_folder_files(root, extensions), root)
+        out[str(i)] = files_fingerprint(image_files(root, extensions), root)
     return out
 
 

@@ -2,6 +2,7 @@
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
+from vitconcepts.config import random_clip_scorer
 from vitconcepts.constants import RANDOM_SCORER_NOTE
 from vitconcepts.paper import write_generated_tex
 from vitconcepts.rule_job import rule_log
@@ -11,5 +12,5 @@ with rule_log(snakemake):
         snakemake.params.figures,
         snakemake.params.tables,
         snakemake.output[0],
-        warning=RANDOM_SCORER_NOTE if snakemake.params.random_scorer else "",
+        warning=RANDOM_SCORER_NOTE if random_clip_scorer(snakemake.config) else "",
     )

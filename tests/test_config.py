@@ -21,8 +21,9 @@ from plan_config import (  # noqa: E402
     check_config,
     finetuned_pairs,
     finetuning_conditions,
-    random_clip_scorer,
 )
+
+from vitconcepts.config import random_clip_scorer  # noqa: E402
 
 
 def check_layers(config: dict) -> None:

@@ -31,7 +31,7 @@ plain strings, so that concepts such as ``"null"`` or ``"na"`` stay words).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -200,23 +200,36 @@ def category_shares(
     return _write(table, out_csv)
 
 
-def _condition_mean(
-    frame: pd.DataFrame, models: Sequence[str], value: str, what: str, condition: str
-) -> np.ndarray | None:
-    """``numpy.mean`` over ``models`` (in that order) of their per-layer ``value`` arrays.
+def _concepts_by_layer(rows: pd.DataFrame) -> np.ndarray:
+    return rows.sort_values("layer")["n_concepts"].to_numpy(dtype=float)
 
-    ``frame`` has columns ``model, layer, <value>`` (one category's rows for shares). Models
-    absent from ``frame`` are skipped with a warning; ``None`` when none is present.
+
+def _shares_by_layer(rows: pd.DataFrame) -> np.ndarray:
+    """layer x category (:data:`CATEGORIES` order); a category the model lacks counts as 0."""
+    table = rows.pivot_table(index="layer", columns="category", values="share", aggfunc="sum")
+    return table.reindex(columns=list(CATEGORIES)).fillna(0.0).sort_index().to_numpy(dtype=float)
+
+
+def _condition_mean(
+    frame: pd.DataFrame,
+    models: Sequence[str],
+    by_layer: Callable[[pd.DataFrame], np.ndarray],
+    what: str,
+    condition: str,
+) -> np.ndarray | None:
+    """``numpy.mean`` over ``models`` (in that order) of their ``by_layer(rows)`` arrays.
+
+    Models absent from ``frame`` are skipped with a warning; ``None`` when none is present.
     """
     arrays, used = [], []
     for model in models:
-        rows = frame[frame["model"] == model].sort_values("layer")
+        rows = frame[frame["model"] == model]
         if rows.empty:
             log.warning(
                 "%s, condition %s: no rows for %s; left out of the mean", what, condition, model
             )
             continue
-        arrays.append(rows[value].to_numpy(dtype=float))
+        arrays.append(by_layer(rows))
         used.append(model)
     if not arrays:
         return None
@@ -230,6 +243,33 @@ def _condition_mean(
     return np.mean(arrays, axis=0)
 
 
+def _condition_table(
+    frame: pd.DataFrame,
+    conditions: Mapping[str, Sequence[str]],
+    by_layer: Callable[[pd.DataFrame], np.ndarray],
+    what: str,
+    columns: list[str],
+) -> pd.DataFrame:
+    """A row per condition x layer of the mean (x category when ``by_layer`` gives a layer x
+    category array, :data:`CATEGORIES` order), conditions in mapping order."""
+    rows = []
+    for condition, models in conditions.items():
+        mean = _condition_mean(frame, models, by_layer, what, condition)
+        for layer, values in enumerate(() if mean is None else mean):
+            if np.ndim(values) == 0:
+                rows.append((condition, layer, float(values)))
+            else:
+                rows += [
+                    (condition, layer, c, float(v)) for c, v in zip(CATEGORIES, values, strict=True)
+                ]
+    if not rows:
+        raise InputDataError(
+            f"Finetuning means: no rows for any of the models {dict(conditions)}.",
+            "Label the pretrained and finetuned models listed under analysis.finetuning_mean.",
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
 def finetuning_concepts_per_layer(
     concepts: pd.DataFrame | PathLike,
     conditions: Mapping[str, Sequence[str]],
@@ -240,22 +280,13 @@ def finetuning_concepts_per_layer(
     ``concepts`` is the ``model, layer, n_concepts`` table (or its CSV); ``conditions`` maps
     each condition (``pretrained``, ``cub``, ``bloodmnist``) to the models to average, e.g.
     ``{"pretrained": ["vit", "dinov2", "clip"], "cub": ["vit_cub", "dinov2_cub",
-    "clip_cub"], ...}`` (:func:`vitconcepts.config.finetuning_conditions`). Columns
+    "clip_cub"], ...}`` (``finetuning_conditions`` in rules/plan_config.py). Columns
     ``condition, layer, n_concepts`` (a float mean), conditions in mapping order.
     """
     frame = concepts if isinstance(concepts, pd.DataFrame) else pd.read_csv(concepts)
-    rows = []
-    for condition, models in conditions.items():
-        mean = _condition_mean(frame, models, "n_concepts", "finetuning concepts", condition)
-        if mean is None:
-            continue
-        rows += [(condition, layer, float(v)) for layer, v in enumerate(mean)]
-    if not rows:
-        raise InputDataError(
-            f"Finetuning means: no rows for any of the models {dict(conditions)}.",
-            "Label the pretrained and finetuned models listed under analysis.finetuning_mean.",
-        )
-    return _write(pd.DataFrame(rows, columns=["condition", "layer", "n_concepts"]), out_csv)
+    columns = ["condition", "layer", "n_concepts"]
+    table = _condition_table(frame, conditions, _concepts_by_layer, "finetuning concepts", columns)
+    return _write(table, out_csv)
 
 
 def finetuning_category_shares(
@@ -270,36 +301,6 @@ def finetuning_category_shares(
     (fractions), every category of :data:`CATEGORIES` per condition x layer.
     """
     frame = shares if isinstance(shares, pd.DataFrame) else pd.read_csv(shares)
-    rows = []
-    for condition, models in conditions.items():
-        tables, used = [], []
-        for model in models:
-            sub = frame[frame["model"] == model]
-            if sub.empty:
-                log.warning("finetuning shares, condition %s: no rows for %s", condition, model)
-                continue
-            # one model: layer x category, a category the model lacks counts as share 0
-            table = sub.pivot_table(
-                index="layer", columns="category", values="share", aggfunc="sum"
-            )
-            tables.append(table.reindex(columns=list(CATEGORIES)).fillna(0.0).sort_index())
-            used.append(model)
-        if not tables:
-            continue
-        depths = {m: len(t) for m, t in zip(used, tables, strict=True)}
-        if len(set(depths.values())) > 1:
-            raise InputDataError(
-                f"finetuning shares, condition {condition}: the models to average have "
-                f"different numbers of layers {depths}.",
-                "List models with the same depth under analysis.finetuning_mean in the config.",
-            )
-        mean = np.mean([t.to_numpy(dtype=float) for t in tables], axis=0)
-        for layer in range(mean.shape[0]):
-            rows += [(condition, layer, c, float(mean[layer, j])) for j, c in enumerate(CATEGORIES)]
-    if not rows:
-        raise InputDataError(
-            f"Finetuning means: no rows for any of the models {dict(conditions)}.",
-            "Label the pretrained and finetuned models listed under analysis.finetuning_mean.",
-        )
-    table = pd.DataFrame(rows, columns=["condition", "layer", "category", "share"])
+    columns = ["condition", "layer", "category", "share"]
+    table = _condition_table(frame, conditions, _shares_by_layer, "finetuning shares", columns)
     return _write(table, out_csv)

@@ -272,28 +272,57 @@ def embed_images(
     probe_hash = load_index_meta(index_csv).get("sha256") or sha256_json(
         [list(sample_ids), index["path"].astype(str).tolist()]
     )
+    batch_size = int(max(1, batch_size))
+
+    def fill(writer: ShardedNetCDFWriter) -> None:
+        model, preprocess, _ = load_clip(clip_entry, manifest, dev)
+        source = ImageBatches(index_csv, preprocess, pixels, dev, owner="the CLIP scorer")
+        batches = source.batches(writer.start, n, batch_size, num_workers)
+        with torch.inference_mode():
+            write_batches(
+                writer, "embedding", batches, _encoder(model.encode_image), desc="CLIP images"
+            )
+
+    coords = sample_coords(sample_ids)
+    return _embedding_file(
+        clip_entry, manifest, out_nc, "sample", coords, batch_size, ("probe", probe_hash), fill
+    )
+
+
+def _embedding_file(
+    clip_entry: Mapping[str, Any],
+    manifest: str | Path,
+    out_nc: str | Path,
+    axis: str,
+    coords: Mapping[str, Any],
+    batch_size: int,
+    source: tuple[str, str],
+    fill: Any,
+) -> Path:
+    """The resumable embedding file of :func:`embed_images` / :func:`embed_concepts`.
+
+    ``axis`` (``sample`` or ``concept``) is streamed in ``batch_size`` rows; ``source`` is
+    ``(name, sha256)`` of what is embedded (``probe`` or ``concepts``), in the fingerprint and
+    the provenance; ``fill(writer)`` writes the rows from ``writer.start`` on.
+    """
+    n = len(coords[axis][1])
     identity = _identity(clip_entry, manifest)
     dim = embedding_dim(clip_entry)
-    batch_size = int(max(1, batch_size))
-    fingerprint = sha256_json({"clip": identity, "probe": probe_hash, "n": n, "dim": dim})
+    name, sha = source
+    fingerprint = sha256_json({"clip": identity, name: sha, "n": n, "dim": dim})
     writer = ShardedNetCDFWriter(
         out_nc,
-        dims={"sample": n, "dim": dim},
-        coords=sample_coords(sample_ids),
-        variables={"embedding": (("sample", "dim"), "float32", (min(n, batch_size), dim))},
-        stream_dim="sample",
+        dims={axis: n, "dim": dim},
+        coords=coords,
+        variables={"embedding": ((axis, "dim"), "float32", (min(n, batch_size), dim))},
+        stream_dim=axis,
         fingerprint=fingerprint,
     )
     with writer:
         if writer.start < n:
-            model, preprocess, _ = load_clip(clip_entry, manifest, dev)
-            source = ImageBatches(index_csv, preprocess, pixels, dev, owner="the CLIP scorer")
-            batches = source.batches(writer.start, n, batch_size, num_workers)
-            with torch.inference_mode():
-                write_batches(
-                    writer, "embedding", batches, _encoder(model.encode_image), desc="CLIP images"
-                )
-        provenance = provenance_json(step="embed_images", clip=identity, probe_sha256=probe_hash)
+            fill(writer)
+        step = "embed_images" if axis == "sample" else "embed_concepts"
+        provenance = provenance_json(step=step, clip=identity, **{f"{name}_sha256": sha})
         return writer.finalize({"normalised": 1, "provenance": provenance})
 
 
@@ -327,32 +356,22 @@ def embed_concepts(
     dev = resolve_device(device)
     concepts = read_concepts(concepts_txt)
     n = len(concepts)
-    identity = _identity(clip_entry, manifest)
-    dim = embedding_dim(clip_entry)
     batch_size = int(max(1, batch_size))
-    concepts_sha = sha256_file(concepts_txt)
-    fingerprint = sha256_json({"clip": identity, "concepts": concepts_sha, "n": n, "dim": dim})
-    writer = ShardedNetCDFWriter(
-        out_nc,
-        dims={"concept": n, "dim": dim},
-        coords={"concept": (("concept",), np.asarray(concepts, dtype=object))},
-        variables={"embedding": (("concept", "dim"), "float32", (min(n, batch_size), dim))},
-        stream_dim="concept",
-        fingerprint=fingerprint,
-    )
-    with writer:
-        if writer.start < n:
-            model, _, tokenizer = load_clip(clip_entry, manifest, dev)
-            batches = (
-                (tokenizer(concepts[b : b + batch_size]).to(dev), range(b, min(n, b + batch_size)))
-                for b in range(writer.start, n, batch_size)
-            )
-            with torch.inference_mode():
-                encode = _encoder(model.encode_text)
-                write_batches(
-                    writer, "embedding", batches, encode, desc="CLIP concepts", unit="concept"
-                )
-        provenance = provenance_json(
-            step="embed_concepts", clip=identity, concepts_sha256=concepts_sha
+
+    def fill(writer: ShardedNetCDFWriter) -> None:
+        model, _, tokenizer = load_clip(clip_entry, manifest, dev)
+        batches = (
+            (tokenizer(concepts[b : b + batch_size]).to(dev), range(b, min(n, b + batch_size)))
+            for b in range(writer.start, n, batch_size)
         )
-        return writer.finalize({"normalised": 1, "provenance": provenance})
+        with torch.inference_mode():
+            encode = _encoder(model.encode_text)
+            write_batches(
+                writer, "embedding", batches, encode, desc="CLIP concepts", unit="concept"
+            )
+
+    coords = {"concept": (("concept",), np.asarray(concepts, dtype=object))}
+    source = ("concepts", sha256_file(concepts_txt))
+    return _embedding_file(
+        clip_entry, manifest, out_nc, "concept", coords, batch_size, source, fill
+    )

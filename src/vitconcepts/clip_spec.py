@@ -57,7 +57,7 @@ def pretrained_tag(clip_entry: Mapping[str, Any]) -> str | None:
     """The open_clip tag, or None for an explicit ``pretrained: false`` (random init).
 
     A missing, null or empty ``pretrained`` is a ConfigError: a scorer must never be random
-    by accident (``vitconcepts.config.check_clip_models`` says the same before any job).
+    by accident (``check_clip_models`` in rules/plan_config.py says the same before any job).
     """
     tag = clip_entry.get("pretrained")
     if tag is False:

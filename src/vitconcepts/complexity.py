@@ -108,6 +108,27 @@ def _read_index(index_csv: PathLike) -> dict[int, str]:
     return dict(zip(index["sample"].astype(int), index["path"], strict=True))
 
 
+def top_image_paths(
+    index_csv: PathLike, samples: Iterable[int], label_csvs: Iterable[PathLike]
+) -> dict[int, str]:
+    """``{sample: path}`` of the top images ``samples`` that ``label_csvs`` name.
+
+    Raises :class:`InputDataError` naming both files when the probe index lacks any of them.
+    """
+    samples = list(samples)
+    index = _read_index(index_csv)
+    absent = [s for s in samples if s not in index]
+    if absent:
+        raise InputDataError(
+            f"{len(absent)} image sample(s) named in the label files "
+            f"{', '.join(map(str, label_csvs))} are not in the probe index {index_csv} "
+            f"({len(index)} images; e.g. {absent[:5]}).",
+            "Use the probe index the labels were computed on (or label the models with this "
+            "probe: rerun label_units).",
+        )
+    return {s: index[s] for s in samples}
+
+
 #: A learned scorer: a batch of RGB uint8 arrays ``(H, W, 3)`` -> one float per image.
 LearnedScorer = Callable[[list[np.ndarray]], Sequence[float]]
 
@@ -287,16 +308,9 @@ def image_complexity(
     frames = {model: read_labels(csv) for model, csv in label_csvs.items()}
     layer_images = {model: list(_layer_images(frame)) for model, frame in frames.items()}
     needed = sorted({s for layers in layer_images.values() for _, ss in layers for s in ss})
-    index = _read_index(index_csv)
-    absent = [s for s in needed if s not in index]
-    if absent:
-        raise InputDataError(
-            f"{len(absent)} image sample(s) named in the label files are not in the probe "
-            f"index {index_csv} (e.g. {absent[:5]}).",
-            "Use the probe index the labels were computed on.",
-        )
+    paths = top_image_paths(index_csv, needed, label_csvs.values())
     scores = _load_cache(cache_csv, measure)
-    todo = {s: index[s] for s in needed if s not in scores}
+    todo = {s: p for s, p in paths.items() if s not in scores}
     if todo:
         scores.update(score_images(todo, measure, threads, learned_scorer, batch_size))
         _save_cache(cache_csv, measure, scores)

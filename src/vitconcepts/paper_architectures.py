@@ -77,107 +77,95 @@ _VIT_ENCODER = {
     "num_channels": 3,
     "qkv_bias": True,
 }
+_SIZES = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
+
+
+def _vision(
+    hidden_act: str, layer_norm_eps: float, image_size: int = 224, patch_size: int = 16, **rest
+) -> dict[str, Any]:
+    """The hub config keys of a ViT encoder that tell the paper networks apart."""
+    return {
+        "hidden_act": hidden_act,
+        "layer_norm_eps": layer_norm_eps,
+        "image_size": image_size,
+        "patch_size": patch_size,
+        **rest,
+    }
+
+
+def _hub_vit(
+    weights: str, model_class: str, modeling: str, hf_config: dict, **facts
+) -> Architecture:
+    """A transformers ViT whose facts are read from (the vision part of) its hub config."""
+    vision = hf_config.get("vision_config", hf_config)
+    return Architecture(
+        weights=weights,
+        source="transformers",
+        arch="vit",
+        model_class=model_class,
+        config_url=f"{HUB}/{weights}/blob/main/config.json",
+        modeling_file=f"{TRANSFORMERS_SRC}/{modeling}",
+        hf_config=hf_config,
+        hidden_act=vision["hidden_act"],
+        layer_norm_eps=vision["layer_norm_eps"],
+        image_size=vision["image_size"],
+        patch_size=vision["patch_size"],
+        num_blocks=vision["num_hidden_layers"],
+        hidden_size=vision["hidden_size"],
+        layerscale="layerscale_value" in vision,
+        mask_ratio=vision.get("mask_ratio", 0.0),
+        **facts,
+    )
+
 
 PAPER_ARCHITECTURES: dict[str, Architecture] = {
     a.weights: a
     for a in (
-        Architecture(
-            weights="google/vit-base-patch16-224-in21k",
-            source="transformers",
-            arch="vit",
-            model_class="ViTForImageClassification",
-            config_url=f"{HUB}/google/vit-base-patch16-224-in21k/blob/main/config.json",
-            modeling_file=f"{TRANSFORMERS_SRC}/vit/modeling_vit.py",
-            hf_config={
-                "model_type": "vit",
-                **_VIT_ENCODER,
-                "hidden_act": "gelu",
-                "layer_norm_eps": 1e-12,
-                "image_size": 224,
-                "patch_size": 16,
-            },
-            hidden_act="gelu",
-            layer_norm_eps=1e-12,
-            image_size=224,
-            patch_size=16,
-            num_blocks=12,
-            hidden_size=768,
-            layerscale=False,
+        _hub_vit(
+            "google/vit-base-patch16-224-in21k",
+            "ViTForImageClassification",
+            "vit/modeling_vit.py",
+            {"model_type": "vit", **_VIT_ENCODER, **_vision("gelu", 1e-12)},
         ),
-        Architecture(
-            weights="facebook/dinov2-base",
-            source="transformers",
-            arch="vit",
-            model_class="Dinov2ForImageClassification",
-            config_url=f"{HUB}/facebook/dinov2-base/blob/main/config.json",
-            modeling_file=f"{TRANSFORMERS_SRC}/dinov2/modeling_dinov2.py",
-            hf_config={
+        _hub_vit(
+            "facebook/dinov2-base",
+            "Dinov2ForImageClassification",
+            "dinov2/modeling_dinov2.py",
+            {
                 "model_type": "dinov2",
                 **{k: v for k, v in _VIT_ENCODER.items() if k != "intermediate_size"},
                 "mlp_ratio": 4,
-                "hidden_act": "gelu",
-                "layer_norm_eps": 1e-6,
-                "image_size": 518,
-                "patch_size": 14,
+                **_vision("gelu", 1e-6, 518, 14),
                 "layerscale_value": 1.0,
                 "drop_path_rate": 0.0,
                 "use_swiglu_ffn": False,
             },
-            hidden_act="gelu",
-            layer_norm_eps=1e-6,
-            image_size=518,
-            patch_size=14,
-            num_blocks=12,
-            hidden_size=768,
-            layerscale=True,
             pos_embed_resize="runtime_bicubic",
         ),
-        Architecture(
-            weights="openai/clip-vit-base-patch16",
-            source="transformers",
-            arch="vit",
-            model_class="CLIPForImageClassification",
-            config_url=f"{HUB}/openai/clip-vit-base-patch16/blob/main/config.json",
-            modeling_file=f"{TRANSFORMERS_SRC}/clip/modeling_clip.py",
-            hf_config={
+        _hub_vit(
+            "openai/clip-vit-base-patch16",
+            "CLIPForImageClassification",
+            "clip/modeling_clip.py",
+            {
                 "model_type": "clip",
                 "projection_dim": 512,
                 "vision_config": {
-                    "hidden_size": 768,
-                    "intermediate_size": 3072,
-                    "num_hidden_layers": 12,
-                    "num_attention_heads": 12,
-                    "hidden_act": "quick_gelu",
-                    "layer_norm_eps": 1e-5,
-                    "image_size": 224,
-                    "patch_size": 16,
+                    **{k: _VIT_ENCODER[k] for k in _SIZES},
+                    **_vision("quick_gelu", 1e-5),
                     "projection_dim": 512,
                     "dropout": 0.0,
                     "attention_dropout": 0.0,
                 },
             },
-            hidden_act="quick_gelu",
-            layer_norm_eps=1e-5,
-            image_size=224,
-            patch_size=16,
-            num_blocks=12,
-            hidden_size=768,
-            layerscale=False,
         ),
-        Architecture(
-            weights="facebook/vit-mae-base",
-            source="transformers",
-            arch="vit",
-            model_class="ViTMAEForPreTraining",
-            config_url=f"{HUB}/facebook/vit-mae-base/blob/main/config.json",
-            modeling_file=f"{TRANSFORMERS_SRC}/vit_mae/modeling_vit_mae.py",
-            hf_config={
+        _hub_vit(
+            "facebook/vit-mae-base",
+            "ViTMAEForPreTraining",
+            "vit_mae/modeling_vit_mae.py",
+            {
                 "model_type": "vit_mae",
                 **_VIT_ENCODER,
-                "hidden_act": "gelu",
-                "layer_norm_eps": 1e-12,
-                "image_size": 224,
-                "patch_size": 16,
+                **_vision("gelu", 1e-12),
                 "mask_ratio": 0.75,
                 "decoder_hidden_size": 512,
                 "decoder_num_hidden_layers": 8,
@@ -185,14 +173,6 @@ PAPER_ARCHITECTURES: dict[str, Architecture] = {
                 "decoder_intermediate_size": 2048,
                 "norm_pix_loss": False,
             },
-            hidden_act="gelu",
-            layer_norm_eps=1e-12,
-            image_size=224,
-            patch_size=16,
-            num_blocks=12,
-            hidden_size=768,
-            layerscale=False,
-            mask_ratio=0.75,
         ),
         Architecture(
             weights="resnet50.tv_in1k",

@@ -24,7 +24,7 @@ and the sha256 of each input file (its size alone above 256 MB).
 When the run's labels come from a randomly initialised CLIP scorer (``clip_models.<key>.
 pretrained: false``, :func:`vitconcepts.config.random_clip_scorer`), every sidecar gets a
 ``random_clip_scorer`` entry and every figure saved by the job is watermarked with
-:data:`vitconcepts.config.RANDOM_SCORER_NOTE`.
+:data:`vitconcepts.constants.RANDOM_SCORER_NOTE`.
 """
 
 from __future__ import annotations

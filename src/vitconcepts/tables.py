@@ -216,15 +216,21 @@ def table_models(
     return write_tex(out_tex, _tabular(colspec, header, body, "Models analysed."))
 
 
+def _read_per_model(
+    csv: PathLike, columns: Sequence[str], what: str, rule: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """A per-model CSV (error when empty) and its models in the canonical order."""
+    df = read_checked_csv(csv, columns, what)
+    if df.empty:
+        raise InputDataError(f"The {what} file {csv} has no rows.", f"Rerun the {rule} rule.")
+    return df, sorted(set(df["model"].astype(str)), key=model_sort_key)
+
+
 def table_concepts_per_layer(concepts_csv: PathLike, out_tex: PathLike) -> Path:
     """Unique concepts per layer: one row per model (canonical order), one column per layer."""
-    df = read_checked_csv(concepts_csv, CONCEPTS_COLUMNS, "concepts per layer")
-    if df.empty:
-        raise InputDataError(
-            f"The concepts per layer file {concepts_csv} has no rows.",
-            "Rerun the count_concepts rule.",
-        )
-    models = sorted(set(df["model"].astype(str)), key=model_sort_key)
+    df, models = _read_per_model(
+        concepts_csv, CONCEPTS_COLUMNS, "concepts per layer", "count_concepts"
+    )
     layers = sorted({int(x) for x in df["layer"]})
     table = df.pivot_table(index="model", columns="layer", values="n_concepts", aggfunc="sum")
     body: list[str | None] = []
@@ -253,13 +259,7 @@ def table_category_shares(shares_csv: PathLike, out_tex: PathLike) -> Path:
     A category a layer lacks counts as 0. Thirds follow ``numpy.array_split`` of the layer
     indices (12 layers: 0-3, 4-7, 8-11); an empty third (models with < 3 layers) shows ``--``.
     """
-    df = read_checked_csv(shares_csv, SHARES_COLUMNS, "category shares")
-    if df.empty:
-        raise InputDataError(
-            f"The category shares file {shares_csv} has no rows.",
-            "Rerun the share_categories rule.",
-        )
-    models = sorted(set(df["model"].astype(str)), key=model_sort_key)
+    df, models = _read_per_model(shares_csv, SHARES_COLUMNS, "category shares", "share_categories")
     cats = ordered_categories(set(CATEGORIES) | set(df["category"].astype(str)))
     body: list[str | None] = []
     for i, m in enumerate(models):

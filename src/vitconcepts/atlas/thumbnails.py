@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from vitconcepts.atlas.data import top_image_samples
+from vitconcepts.complexity import top_image_paths
 from vitconcepts.errors import InputDataError
 
 PathLike = str | Path
@@ -56,21 +57,10 @@ def make_thumbnails(
     Returns the number of thumbnails. A sample index missing from the probe index raises
     :class:`InputDataError` naming both files.
     """
-    from vitconcepts.formats import read_probe_index
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    index = read_probe_index(index_csv)
-    paths = dict(zip(index["sample"].astype(int), index["path"].astype(str), strict=True))
     samples = top_image_samples(label_csvs)
-    unknown = [s for s in samples if s not in paths]
-    if unknown:
-        raise InputDataError(
-            f"The label files {', '.join(map(str, label_csvs))} name top images "
-            f"{unknown[:5]} that the probe index {index_csv} ({len(paths)} images) lacks.",
-            "label the models with this probe (rerun label_units), or build the atlas of the "
-            "probe the labels come from.",
-        )
+    paths = top_image_paths(index_csv, samples, label_csvs)
     todo = [(s, paths[s], out, size, quality) for s in samples if not (out / f"{s}.jpg").is_file()]
     with ThreadPoolExecutor(max(1, int(threads))) as pool:
         for _ in pool.map(_thumb, todo, chunksize=64):

@@ -104,6 +104,30 @@ def panel_grid(n: int, max_cols: int) -> tuple[int, int]:
     return math.ceil(n / ncols), ncols
 
 
+def panels(nrows: int, ncols: int, height: float, **kwargs: Any) -> tuple[Any, np.ndarray]:
+    """A full-width figure ``height`` inches tall with ``nrows`` x ``ncols`` axes (a 2-d array)."""
+    return style.plt.subplots(
+        nrows,
+        ncols,
+        figsize=(style.FULL_WIDTH, height),
+        layout="constrained",
+        squeeze=False,
+        **kwargs,
+    )
+
+
+def model_line(ax: Axes, data: pd.DataFrame, value: str, model: str, **kwargs: Any) -> None:
+    """One line of ``data[value]`` over layers in the model's fixed colour, labelled by name."""
+    ax.plot(
+        data["layer"],
+        data[value],
+        marker="o",
+        color=style.model_color(model),
+        label=style.model_name(model),
+        **kwargs,
+    )
+
+
 def plot_line_per_model(
     data: pd.DataFrame,
     models: Sequence[str],
@@ -116,14 +140,7 @@ def plot_line_per_model(
     with style.style_context():
         fig, ax = style.plt.subplots(figsize=(4.2, 2.7), layout="constrained")
         for m in models:
-            d = data[data["model"] == m]
-            ax.plot(
-                d["layer"],
-                d[value],
-                marker="o",
-                color=style.model_color(m),
-                label=style.model_name(m),
-            )
+            model_line(ax, data[data["model"] == m], value, m)
         layer_axis(ax, data["layer"].unique())
         ax.set_ylabel(ylabel)
         if from_zero:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from vitconcepts import style
 from vitconcepts.errors import ConfigError, InputDataError
+from vitconcepts.figures.drawing import panels
 from vitconcepts.figures.inputs import PathLike, warn_skipped, write_source_csv
 from vitconcepts.formats import parse_images, read_labels, read_probe_index
 
@@ -109,13 +110,7 @@ def _draw_example_units(data: pd.DataFrame, out_pdf: PathLike) -> None:
     ncols = int(data["rank"].max()) + 1
     with style.style_context():
         cell = (style.FULL_WIDTH - 0.2) / ncols
-        fig, axes = style.plt.subplots(
-            len(units),
-            ncols,
-            figsize=(style.FULL_WIDTH, len(units) * (cell + 0.3)),
-            layout="constrained",
-            squeeze=False,
-        )
+        fig, axes = panels(len(units), ncols, len(units) * (cell + 0.3))
         for row, (_, u) in zip(axes, units.iterrows(), strict=True):
             imgs = data[(data["layer"] == u["layer"]) & (data["unit"] == u["unit"])]
             for ax in row:

@@ -3,13 +3,14 @@ the paper, per base model and averaged per condition)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
 from vitconcepts import style
 from vitconcepts.analysis import finetuning_category_shares, finetuning_concepts_per_layer
+from vitconcepts.categories import CATEGORIES
 from vitconcepts.errors import ConfigError, InputDataError
 from vitconcepts.figures.drawing import (
     category_legend,
@@ -18,6 +19,7 @@ from vitconcepts.figures.drawing import (
     layer_axis,
     no_data,
     panel_grid,
+    panels,
     stacked_bars,
 )
 from vitconcepts.figures.inputs import (
@@ -92,14 +94,7 @@ def plot_finetuned_category_shares(
 
     nrows, ncols = len(groups), len(variants)
     with style.style_context():
-        fig, axes = style.plt.subplots(
-            nrows,
-            ncols,
-            figsize=(style.FULL_WIDTH, 0.7 + 1.55 * nrows),
-            sharey=True,
-            layout="constrained",
-            squeeze=False,
-        )
+        fig, axes = panels(nrows, ncols, 0.7 + 1.55 * nrows, sharey=True)
         for r, (base, g) in enumerate(groups.items()):
             for c, variant in enumerate(variants):
                 ax = axes[r, c]
@@ -149,23 +144,11 @@ def plot_finetuned_concepts_per_layer(
 
     nrows, ncols = panel_grid(len(groups), 4)
     with style.style_context():
-        fig, axes = style.plt.subplots(
-            nrows,
-            ncols,
-            figsize=(style.FULL_WIDTH, 0.7 + 1.9 * nrows),
-            layout="constrained",
-            squeeze=False,
-        )
+        fig, axes = panels(nrows, ncols, 0.7 + 1.9 * nrows)
         for ax, base in zip(axes.flat, groups, strict=False):
             d = data[data["base_model"] == base]
-            for variant in variants:
-                dv = d[d["variant"] == variant]
-                if dv.empty:
-                    continue
-                dataset_line(ax, dv, "n_concepts", variant)
+            _dataset_lines(ax, d, "variant", "n_concepts", variants, max_ticks=7)
             ax.set_title(style.model_name(base))
-            layer_axis(ax, d["layer"].unique(), max_ticks=7)
-            ax.set_ylim(bottom=0)
         for ax in axes[:, 0]:
             ax.set_ylabel("unique concepts")
         for ax in list(axes.flat)[len(groups) :]:
@@ -176,27 +159,46 @@ def plot_finetuned_concepts_per_layer(
     return data
 
 
-#: The categories the paper's Fig. 7 draws, one panel each.
-FINETUNING_CATEGORIES = (
-    "colors",
-    "textures and materials",
-    "natural elements and organisms",
-    "objects and machines",
-    "places and buildings",
-    "activities",
-)
+#: The categories the paper's Fig. 7 draws, one panel each: the curated map's first six.
+FINETUNING_CATEGORIES = CATEGORIES[:6]
 
 
-def _check_conditions(conditions: Mapping[str, Sequence[str]], figure: str) -> None:
+def _dataset_lines(
+    ax, data: pd.DataFrame, key: str, value: str, datasets: Sequence[str], max_ticks: int = 13
+) -> None:
+    """A line of ``value`` per dataset/condition (the rows where ``data[key]`` is it), y from 0."""
+    for name in datasets:
+        d = data[data[key] == name]
+        if not d.empty:
+            dataset_line(ax, d, value, name)
+    layer_axis(ax, data["layer"].unique(), max_ticks=max_ticks)
+    ax.set_ylim(bottom=0)
+
+
+def _condition_means(
+    csv: PathLike,
+    columns: Sequence[str],
+    average: Callable[[pd.DataFrame, Mapping[str, Sequence[str]]], pd.DataFrame],
+    conditions: Mapping[str, Sequence[str]],
+    figure: str,
+) -> tuple[pd.DataFrame, list[str]]:
+    """``average`` of a concepts or shares CSV over each condition's models, and the
+    conditions it has."""
     if not conditions:
         raise ConfigError(
             f"Figure {figure} needs base models with finetuned copies.",
             "Give models `finetuned_from` and `dataset`, and list the base models under "
             "analysis.finetuning_mean (the paper: [vit, dinov2, clip]).",
         )
+    what = "category shares" if columns == SHARES_COLUMNS else "concepts per layer"
+    data = average(read_checked_csv(csv, columns, what), conditions)
+    return data, list(dict.fromkeys(data["condition"]))
 
 
-def _condition_legend(fig, conditions: Sequence[str]) -> None:
+def _save_condition_figure(
+    fig, conditions: Sequence[str], data: pd.DataFrame, out_pdf: PathLike, source: PathLike
+) -> pd.DataFrame:
+    """Legend of the conditions, the figure files and the source CSV; returns ``data``."""
     dataset_legend(
         fig,
         {
@@ -204,6 +206,9 @@ def _condition_legend(fig, conditions: Sequence[str]) -> None:
             for c in conditions
         },
     )
+    style.save_figure(fig, out_pdf)
+    write_source_csv(data, out_pdf, [source])
+    return data
 
 
 def _mean_title(conditions: Mapping[str, Sequence[str]]) -> str:
@@ -217,27 +222,23 @@ def plot_finetuning_concepts_per_layer(
     """Paper Fig. 8: unique concepts per layer averaged per condition, one line per condition.
 
     ``conditions`` maps ``pretrained`` and each finetuning dataset to the models averaged
-    (:func:`vitconcepts.config.finetuning_conditions`). Source CSV
+    (``finetuning_conditions`` in rules/plan_config.py). Source CSV
     ``finetuning_concepts_per_layer.csv``: ``condition, layer, n_concepts``
     (:func:`vitconcepts.analysis.finetuning_concepts_per_layer`).
     """
-    _check_conditions(conditions, "finetuning_concepts_per_layer")
-    df = read_checked_csv(concepts_csv, CONCEPTS_COLUMNS, "concepts per layer")
-    data = finetuning_concepts_per_layer(df, conditions)
-    present = list(dict.fromkeys(data["condition"]))
+    data, present = _condition_means(
+        concepts_csv,
+        CONCEPTS_COLUMNS,
+        finetuning_concepts_per_layer,
+        conditions,
+        "finetuning_concepts_per_layer",
+    )
     with style.style_context():
         fig, ax = style.plt.subplots(figsize=(4.2, 3.0), layout="constrained")
-        for c in present:
-            d = data[data["condition"] == c]
-            dataset_line(ax, d, "n_concepts", c)
-        layer_axis(ax, data["layer"].unique())
-        ax.set_ylim(bottom=0)
+        _dataset_lines(ax, data, "condition", "n_concepts", present)
         ax.set_ylabel("unique concepts")
         ax.set_title(_mean_title(conditions), fontsize=8)
-        _condition_legend(fig, present)
-        style.save_figure(fig, out_pdf)
-    write_source_csv(data, out_pdf, [concepts_csv])
-    return data
+        return _save_condition_figure(fig, present, data, out_pdf, concepts_csv)
 
 
 def plot_finetuning_category_shares(
@@ -249,27 +250,22 @@ def plot_finetuning_category_shares(
     Source CSV ``finetuning_category_shares.csv``: ``condition, layer, category, share``
     (fractions; all nine categories; :func:`vitconcepts.analysis.finetuning_category_shares`).
     """
-    _check_conditions(conditions, "finetuning_category_shares")
-    df = read_checked_csv(shares_csv, SHARES_COLUMNS, "category shares")
-    data = finetuning_category_shares(df, conditions)
-    present = list(dict.fromkeys(data["condition"]))
+    data, present = _condition_means(
+        shares_csv,
+        SHARES_COLUMNS,
+        finetuning_category_shares,
+        conditions,
+        "finetuning_category_shares",
+    )
     with style.style_context():
         fig, axes = style.plt.subplots(
             2, 3, figsize=(style.FULL_WIDTH, 4.4), sharey=True, layout="constrained"
         )
         for ax, cat in zip(axes.flat, FINETUNING_CATEGORIES, strict=True):
-            d = data[data["category"] == cat]
-            for c in present:
-                dc = d[d["condition"] == c]
-                dataset_line(ax, dc, "share", c)
+            _dataset_lines(ax, data[data["category"] == cat], "condition", "share", present, 7)
             ax.set_title(cat)
-            layer_axis(ax, d["layer"].unique(), max_ticks=7)
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-            ax.set_ylim(bottom=0)
         for ax in axes[:, 0]:
             ax.set_ylabel("share of concepts")
         fig.suptitle(_mean_title(conditions), fontsize=9)
-        _condition_legend(fig, present)
-        style.save_figure(fig, out_pdf)
-    write_source_csv(data, out_pdf, [shares_csv])
-    return data
+        return _save_condition_figure(fig, present, data, out_pdf, shares_csv)

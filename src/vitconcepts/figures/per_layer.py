@@ -17,6 +17,7 @@ from vitconcepts.figures.drawing import (
     layer_axis,
     no_data,
     panel_grid,
+    panels,
     plot_line_per_model,
     stacked_bars,
 )
@@ -44,6 +45,30 @@ COMPLEXITY_LABELS = {
 }
 
 
+def _read_models(
+    csv: PathLike, columns: Sequence[str], what: str, models: Sequence[str], figure: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """A shares or concepts CSV and which of ``models`` it has (error when none)."""
+    df = read_checked_csv(csv, columns, what)
+    return df, present_models(df, models, str(csv), figure)
+
+
+def _line_figure(
+    df: pd.DataFrame,
+    models: Sequence[str],
+    columns: Sequence[str],
+    ylabel: str,
+    out_pdf: PathLike,
+    sources: Sequence[PathLike],
+    from_zero: bool = False,
+) -> pd.DataFrame:
+    """A line per model of ``columns[2]`` over layers, and its source CSV (``columns``)."""
+    data = in_model_order(df[df["model"].isin(models)][list(columns)], models)
+    plot_line_per_model(data, models, columns[2], ylabel, out_pdf, from_zero=from_zero)
+    write_source_csv(data, out_pdf, list(sources))
+    return data
+
+
 def plot_category_shares_vit_mean(
     shares_csv: PathLike, models: Sequence[str], out_pdf: PathLike
 ) -> pd.DataFrame:
@@ -54,8 +79,9 @@ def plot_category_shares_vit_mean(
     category a model-layer lacks counts as share 0 in the mean. Source CSV columns:
     ``layer, category, share, n_models``.
     """
-    df = read_checked_csv(shares_csv, SHARES_COLUMNS, "category shares")
-    present = present_models(df, models, str(shares_csv), "category_shares_vit_mean")
+    df, present = _read_models(
+        shares_csv, SHARES_COLUMNS, "category shares", models, "category_shares_vit_mean"
+    )
     tables = [share_table(df[df["model"] == m]) for m in present]
     cats = style.ordered_categories(set().union(*(t.columns for t in tables)))
     tables = [t.reindex(columns=cats).fillna(0.0) for t in tables]
@@ -90,20 +116,20 @@ def plot_concepts_per_layer(
     concepts_csv: PathLike, models: Sequence[str], out_pdf: PathLike
 ) -> pd.DataFrame:
     """Paper Fig. 2: number of unique concepts per layer, one line per model."""
-    df = read_checked_csv(concepts_csv, CONCEPTS_COLUMNS, "concepts per layer")
-    present = present_models(df, models, str(concepts_csv), "concepts_per_layer")
-    data = in_model_order(df[df["model"].isin(present)][list(CONCEPTS_COLUMNS)], present)
-    plot_line_per_model(data, present, "n_concepts", "unique concepts", out_pdf, from_zero=True)
-    write_source_csv(data, out_pdf, [concepts_csv])
-    return data
+    df, present = _read_models(
+        concepts_csv, CONCEPTS_COLUMNS, "concepts per layer", models, "concepts_per_layer"
+    )
+    cols = list(CONCEPTS_COLUMNS)
+    return _line_figure(df, present, cols, "unique concepts", out_pdf, [concepts_csv], True)
 
 
 def plot_category_shares(
     shares_csv: PathLike, models: Sequence[str], out_pdf: PathLike
 ) -> pd.DataFrame:
     """Paper Fig. 3: share of each category per layer; one panel per model, a line per category."""
-    df = read_checked_csv(shares_csv, SHARES_COLUMNS, "category shares")
-    present = present_models(df, models, str(shares_csv), "category_shares")
+    df, present = _read_models(
+        shares_csv, SHARES_COLUMNS, "category shares", models, "category_shares"
+    )
     tables = {m: share_table(df[df["model"] == m]) for m in present}
     cats = style.ordered_categories(set().union(*(t.columns for t in tables.values())))
     data = pd.concat(
@@ -114,14 +140,7 @@ def plot_category_shares(
     ymax = min(1.0, float(data["share"].max()) * 1.08 + 0.01)
 
     with style.style_context():
-        fig, axes = style.plt.subplots(
-            nrows,
-            ncols,
-            figsize=(style.FULL_WIDTH, 0.6 + 2.1 * nrows),
-            sharey=True,
-            layout="constrained",
-            squeeze=False,
-        )
+        fig, axes = panels(nrows, ncols, 0.6 + 2.1 * nrows, sharey=True)
         for ax, m in zip(axes.flat, present, strict=False):
             d = data[data["model"] == m]
             for cat in cats:
@@ -158,18 +177,14 @@ def plot_image_complexity(
     df = read_many_csvs(complexity_csvs, COMPLEXITY_COLUMNS, "image complexity")
     present = present_models(df, models, "the image complexity CSV(s)", "image_complexity")
     cols = [c for c in ("model", "layer", "complexity", "n_images") if c in df.columns]
-    data = in_model_order(df[df["model"].isin(present)][cols], present)
     ylabel = COMPLEXITY_LABELS.get(measure or "", "mean image complexity")
-    plot_line_per_model(data, present, "complexity", ylabel, out_pdf)
-    write_source_csv(data, out_pdf, [])
-    return data
+    return _line_figure(df, present, cols, ylabel, out_pdf, [])
 
 
 def _plot_single_model_shares(
     shares_csv: PathLike, model: str, out_pdf: PathLike, figure: str
 ) -> pd.DataFrame:
-    df = read_checked_csv(shares_csv, SHARES_COLUMNS, "category shares")
-    present_models(df, [model], str(shares_csv), figure)
+    df, _ = _read_models(shares_csv, SHARES_COLUMNS, "category shares", [model], figure)
     table = share_table(df[df["model"] == model])
     data = tidy_shares(table, model)
     with style.style_context():
@@ -311,13 +326,7 @@ def plot_score_histograms(
 
     nrows, ncols = panel_grid(len(scores), 4)
     with style.style_context():
-        fig, axes = style.plt.subplots(
-            nrows,
-            ncols,
-            figsize=(style.FULL_WIDTH, 0.4 + 1.55 * nrows),
-            layout="constrained",
-            squeeze=False,
-        )
+        fig, axes = panels(nrows, ncols, 0.4 + 1.55 * nrows)
         for i, (ax, model) in enumerate(zip(axes.flat, scores, strict=False)):
             d = data[data["model"] == model]
             ax.stairs(

@@ -10,7 +10,7 @@ import pandas as pd
 
 from vitconcepts import style
 from vitconcepts.agreement import MEASURES, read_agreements
-from vitconcepts.figures.drawing import layer_axis
+from vitconcepts.figures.drawing import layer_axis, model_line, panels
 from vitconcepts.figures.inputs import PathLike
 
 
@@ -25,24 +25,10 @@ def plot_reproduction_agreement(
     data = read_agreements(agreement_csvs)
     measures = [m for m in MEASURES if data[m].notna().any()]
     with style.style_context():
-        fig, axes = style.plt.subplots(
-            1,
-            len(measures),
-            figsize=(style.FULL_WIDTH, 2.3),
-            layout="constrained",
-            squeeze=False,
-        )
+        fig, axes = panels(1, len(measures), 2.3)
         for ax, measure in zip(axes[0], measures, strict=True):
             for model in agreement_csvs:
-                d = data[data["model"] == model]
-                ax.plot(
-                    d["layer"],
-                    d[measure],
-                    marker="o",
-                    markersize=2.5,
-                    color=style.model_color(model),
-                    label=style.model_name(model),
-                )
+                model_line(ax, data[data["model"] == model], measure, model, markersize=2.5)
             ax.set_title(MEASURES[measure])
             lo = min(0.0, float(np.nanmin(data[measure])))
             ax.set_ylim(lo, 1.02)

@@ -138,10 +138,10 @@ def _top_k_setup(
     a: float,
     device: DeviceLike,
     block_units: int | None,
-) -> tuple[torch.device, torch.dtype, Tensor, Tensor, Tensor, int, int]:
+) -> tuple[torch.device, torch.dtype, Tensor, Tensor, Tensor, int, int, Tensor]:
     """Shared start of the top-k methods: device, dtype, each unit's top-k images as indices
     ``inv [U, k]`` into the sorted unique images ``uniq``, the softmax normaliser ``lse`` of
-    those rows, and the unit block / concept chunk sizes."""
+    those rows, the unit block / concept chunk sizes and the empty result ``[U, C]``."""
     _check_inputs(similarity, activations)
     dev = torch.device(device) if device is not None else similarity.device
     dtype = torch.float64 if similarity.dtype == torch.float64 else torch.float32
@@ -156,7 +156,8 @@ def _top_k_setup(
         dev,
         block_units,
     )
-    return dev, dtype, uniq, inv, lse, b_units, chunk
+    out = torch.empty(activations.shape[1], similarity.shape[1], dtype=dtype, device=dev)
+    return dev, dtype, uniq, inv, lse, b_units, chunk, out
 
 
 def soft_wpmi(
@@ -188,15 +189,13 @@ def soft_wpmi(
     log_c_sum = float(torch.log(c).sum())
     r_max = max(r)
 
-    dev, dtype, uniq, inv, lse, b_units, chunk = _top_k_setup(
+    dev, dtype, uniq, inv, lse, b_units, chunk, out = _top_k_setup(
         similarity, activations, top_k, a, device, block_units
     )
-    n_units, n_concepts = activations.shape[1], similarity.shape[1]
+    n_units, n_concepts = out.shape
     inv_t = inv.T.contiguous()  # [k, U]: rank-major, so each rank's indices are contiguous
     # product groups stay below this bound, far from overflow
     log_limit = math.log(1e30 if dtype == torch.float32 else 1e300)
-
-    out = torch.empty(n_units, n_concepts, dtype=dtype, device=dev)
     unit_blocks = list(blocks(n_units, b_units))
 
     def run_tiles(todo: list[tuple[int, int]], probs: Tensor, c0: int, group: int) -> None:
@@ -245,11 +244,10 @@ def wpmi(
     ``log p(c|u) = sum_{i<top_k} log(P[I_u[i], c] + min_prob)`` with ``P`` the row softmax of
     ``a * similarity``; ``score = log p(c|u) - lam * (logsumexp_u log p(c|u) - log U)``.
     """
-    dev, dtype, uniq, inv, lse, b_units, chunk = _top_k_setup(
+    dev, dtype, uniq, inv, lse, b_units, chunk, out = _top_k_setup(
         similarity, activations, top_k, a, device, block_units
     )
-    n_units, n_concepts = activations.shape[1], similarity.shape[1]
-    out = torch.empty(n_units, n_concepts, dtype=dtype, device=dev)
+    n_units, n_concepts = out.shape
     for c0, c1 in blocks(n_concepts, chunk):
         log_probs = _softmax_chunk(similarity, uniq, lse, a, c0, c1, dev, dtype)
         log_probs.add_(min_prob).log_()

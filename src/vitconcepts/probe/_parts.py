@@ -51,73 +51,20 @@ def image_folder_files(root: str | Path, extensions: Sequence[str] = IMG_EXTENSI
 
 
 # -- parts -----------------------------------------------------------------------------------
-def _set_key_fix(key: str, example: str) -> str:
-    """How to set config key ``key`` so that it works when pasted."""
-    if "." not in key:  # a top-level key: --config takes it
-        return (
-            f"run with `--config {key}={example}` (after the targets), or set `{key}: "
-            f"{example}` in config.yaml."
-        )
-    # Snakemake's --config only sets top-level keys: nested ones need a YAML --configfile
-    parts = key.split(".")
-    probe, index = parts[1], parts[2].split("[")[1].rstrip("]")
-    field = parts[-1]
-    return (
-        f"set `{field}: {example}` in part {index} of probe `{probe}` in your config file "
-        f"(the YAML given with --configfile), e.g. `probes: {{{probe}: {{parts: [{{kind: ..., "
-        f"{field}: {example}}}]}}}}`."
-    )
-
-
-def _require_folder(path: Any, key: str, what: str, example: str = "/path/to/folder") -> Path:
-    if not path or not Path(str(path)).expanduser().is_dir():
-        if not path:
-            shown = "is not set"
-        elif Path(str(path)).expanduser().exists():
-            shown = f"is {str(path)!r}, which is a file, not a folder"
-        else:
-            shown = f"is {str(path)!r}, which does not exist"
+def _folder(path: Any, key: str) -> Path:
+    """The folder of config key ``key``. The workflow checks it, with a fix, before any job
+    (rules/plan_inputs.py); this short error is for a folder that vanished since."""
+    root = Path(str(path or "")).expanduser()
+    if not path or not root.is_dir():
         raise InputDataError(
-            f"The config key `{key}` {shown}; it must point at {what}.",
-            _set_key_fix(key, example),
+            f"The config key `{key}` is {str(path or '')!r}, which is not a folder.",
+            f"point `{key}` at the folder and run snakemake again (it checks the path first).",
         )
-    return Path(str(path)).expanduser()
-
-
-def _first_image(root: Path, extensions: Sequence[str] = IMG_EXTENSIONS) -> str | None:
-    """Some image file under ``root`` (searched class folder by class folder), or None."""
-    for folder, _, names in os.walk(root, followlinks=True):
-        for name in names:
-            if _is_image(name, extensions):
-                return os.path.join(folder, name)
-    return None
-
-
-def _check_imagenet_root(root: Path) -> None:
-    classes = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
-    if not classes:
-        raise InputDataError(
-            f"The config key `imagenet_val` points at {root}, which has no class sub-folders.",
-            "ImageNet val must be laid out for ImageFolder (val/n01440764/*.JPEG, ...); "
-            "sort the flat val images into class folders (e.g. with the valprep.sh script).",
-        )
-    if _first_image(root / classes[0]) is None and _first_image(root) is None:
-        raise InputDataError(
-            f"The config key `imagenet_val` points at {root}, whose {len(classes)} class "
-            f"folder(s) hold no images ({', '.join(IMG_EXTENSIONS)}).",
-            "point imagenet_val at the folder that holds the class folders with the JPEGs "
-            "(e.g. `--config imagenet_val=/data/imagenet/val`).",
-        )
+    return root
 
 
 def _imagenet_val(part: Mapping[str, Any], work_dir: Path, key: str) -> tuple[Path, list[str]]:
-    root = _require_folder(
-        part.get("path"),
-        "imagenet_val",
-        "the ImageNet validation images (one sub-folder per class, as torchvision ImageFolder)",
-        "/data/imagenet/val",
-    )
-    _check_imagenet_root(root)
+    root = _folder(part.get("path"), "imagenet_val")
     return root, image_folder_files(root)
 
 
@@ -150,7 +97,7 @@ def _unzip(archive: Path, dest: Path) -> None:
 
 def _broden(part: Mapping[str, Any], work_dir: Path, key: str) -> tuple[Path, list[str]]:
     if part.get("path"):
-        root = _require_folder(part["path"], f"{key}.path", "an unpacked broden1_224 folder")
+        root = _folder(part["path"], f"{key}.path")
     else:
         url = part.get("url")
         if not url:
@@ -216,12 +163,7 @@ def _cifar100_test(part: Mapping[str, Any], work_dir: Path, key: str) -> tuple[P
 
 
 def _image_folder(part: Mapping[str, Any], work_dir: Path, key: str) -> tuple[Path, list[str]]:
-    root = _require_folder(
-        part.get("path"),
-        f"{key}.path",
-        "a folder of images (flat, or one sub-folder per class)",
-        "/data/my_images",
-    )
+    root = _folder(part.get("path"), f"{key}.path")
     return root, image_folder_files(root)
 
 
