@@ -11,6 +11,15 @@
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; });
   }
   function fmt(x) { return x === null ? "" : Number(x).toFixed(3); }
+  function fmtQ(x) {
+    if (x === null) return "";
+    return x < 0.001 ? Number(x).toExponential(1) : Number(x).toFixed(3);
+  }
+  // q < reliable_q (permutation null, BH) and stability >= reliable_stability
+  function reliable(r) {
+    return D.q[r] !== null && D.q[r] < D.reliable_q && D.stab[r] !== null &&
+      D.stab[r] >= D.reliable_stability;
+  }
 
   // ---- header: per-layer table
   var rows = [];
@@ -37,6 +46,7 @@
   // ---- filters
   var form = document.getElementById("filters");
   var selLayer = form.elements.layer, selCat = form.elements.category, text = form.elements.q;
+  var relBox = form.elements.reliable;
   D.layers.forEach(function (L, li) {
     selLayer.add(new Option(li + " \u00b7 " + L.name + " (" + L.units + ")", String(li)));
   });
@@ -45,7 +55,8 @@
   function readHash() {
     var p = new URLSearchParams(location.hash.replace(/^#/, ""));
     return {layer: p.get("layer") || "", category: p.get("category") || "",
-            q: p.get("q") || "", all: p.get("all") === "1"};
+            q: p.get("q") || "", all: p.get("all") === "1",
+            reliable: D.reliability && p.get("reliable") === "1", unit: p.get("unit") || ""};
   }
   var state = readHash();
   function writeHash() {
@@ -53,8 +64,11 @@
     if (state.layer) p.set("layer", state.layer);
     if (state.category) p.set("category", state.category);
     if (state.q) p.set("q", state.q);
+    if (state.reliable) p.set("reliable", "1");
+    if (state.unit) p.set("unit", state.unit);
     if (state.all) p.set("all", "1");
     history.replaceState(null, "", "#" + p.toString());
+    setStatus("hash", location.hash);
   }
 
   // ---- cards
@@ -68,6 +82,21 @@
       '</span></div><div class="meta"><span class="cat" style="--c:' +
       D.category_colors[D.cat[r]] + '">' + esc(D.categories[D.cat[r]]) + "</span> unit " +
       D.unit[r] + "</div>";
+    if (D.reliability) {
+      h += '<div class="rel' + (reliable(r) ? " ok" : "") + '"><span class="q" title="q: ' +
+        'permutation-null p-value, Benjamini-Hochberg over the layer">q ' + fmtQ(D.q[r]) +
+        '</span> <span class="stab" title="share of bootstrap resamples of the probe whose ' +
+        'best concept is the label">stability ' + fmt(D.stab[r]) + "</span>";
+      if (D.stable[r].length) {
+        h += '<div class="stable" title="stable concepts: best in at least 10% of resamples">';
+        for (var s = 0; s < D.stable[r].length; s++) {
+          h += (s ? ", " : "") + esc(S[D.stable[r][s][0]]) + " <b>" +
+            Math.round(100 * D.stable[r][s][1]) + "%</b>";
+        }
+        h += "</div>";
+      }
+      h += "</div>";
+    }
     if (D.images && D.img[r]) {
       h += '<div class="imgs">';
       for (var i = 0; i < D.img[r].length; i++) {
@@ -143,8 +172,24 @@
     }
   }, {rootMargin: "1200px 0px"});
 
+  // the card of hash `unit` (in hash `layer`, else the first match): rendered, marked, in view
+  function focusUnit() {
+    var want = state.unit === "" ? -1 : Number(state.unit), row = -1, at = -1;
+    for (var i = 0; want >= 0 && i < matches.length; i++) {
+      if (D.unit[matches[i]] === want) { row = matches[i]; at = i; break; }
+    }
+    if (row >= 0) {
+      while (rendered <= at) renderMore();
+      var el = main.querySelector('article[data-row="' + row + '"]');
+      el.classList.add("focus");
+      el.scrollIntoView({block: "center"});
+    }
+    setStatus("focus", row);
+  }
+
   function apply() {
     selLayer.value = state.layer; selCat.value = state.category; text.value = state.q;
+    if (relBox) relBox.checked = state.reliable;
     var q = state.q.toLowerCase(), layer = state.layer === "" ? -1 : Number(state.layer);
     var cat = state.category === "" ? -1 : D.categories.indexOf(state.category);
     matches = [];
@@ -152,6 +197,7 @@
       if (layer >= 0 && D.layer[r] !== layer) continue;
       if (state.category !== "" && D.cat[r] !== cat) continue;
       if (q && S[D.label[r]].toLowerCase().indexOf(q) < 0) continue;
+      if (state.reliable && !reliable(r)) continue;
       matches.push(r);
     }
     main.textContent = ""; grid = null; gridLayer = -1; rendered = 0;
@@ -159,18 +205,23 @@
     status.removeAttribute("data-images-done");
     countEl.textContent = matches.length + " of " + N + " units";
     if (!matches.length) main.innerHTML = '<p class="empty">No unit matches these filters.</p>';
+    setStatus("reliable", state.reliable ? 1 : 0);
     renderMore();
+    focusUnit();
   }
 
   function onInput() {
     state.layer = selLayer.value; state.category = selCat.value; state.q = text.value.trim();
+    state.reliable = Boolean(relBox && relBox.checked && !relBox.disabled); state.unit = "";
     writeHash(); apply();
   }
   selLayer.addEventListener("change", onInput);
   selCat.addEventListener("change", onInput);
   text.addEventListener("input", onInput);
+  if (relBox) relBox.addEventListener("change", onInput);
   form.addEventListener("submit", function (e) { e.preventDefault(); });
-  window.addEventListener("hashchange", function () { state = readHash(); apply(); });
+  window.addEventListener("hashchange", function () { state = readHash(); writeHash(); apply(); });
+  writeHash();
   apply();
   setStatus("ready", 1);
 })();
