@@ -307,6 +307,26 @@ def test_published_atlas_plans_without_images(tmp_path):
     assert "atlas/published/index.html" in result.stdout + result.stderr
 
 
+def test_extra_unit_kind_gets_its_own_atlas_page(tmp_path):
+    """`units: [cls, mlp]` on tiny_vit: a page tiny_vit.mlp.html from the mlp labels, built
+    alone by naming it; `atlas` plans it beside the default pages."""
+    import yaml
+
+    work = copy_workflow(tmp_path / "wf")
+    overlay = tmp_path / "kinds.yaml"
+    overlay.write_text(yaml.safe_dump({"models": {"tiny_vit": {"units": ["cls", "mlp"]}}}))
+    page = "atlas/test/tiny_vit.mlp.html"
+    args = ("-n", "--cores", "1", "--configfile", TINY_CONFIG, str(overlay))
+    result = run_snakemake(work, page, *args)
+    out = result.stdout + result.stderr
+    jobs = [rule for rule, _ in planned_jobs(out)]
+    assert jobs.count("atlas_kind_page") == 1 and "atlas_index" not in jobs
+    assert "results/labels/test/tiny_vit.mlp.csv" in out
+    result = run_snakemake(work, "atlas", *args)
+    jobs = [rule for rule, _ in planned_jobs(result.stdout + result.stderr)]
+    assert jobs.count("atlas_kind_page") == 1 and jobs.count("atlas_page") == 3
+
+
 @pytest.fixture(scope="module")
 def tiny_atlas(tmp_path_factory) -> Path:
     """`snakemake atlas` on a copy of the tiny reference run (labels already computed)."""

@@ -30,8 +30,9 @@ card; ``all=1`` renders every matching card at once with eager images.
 The page reports its own state in a hidden element ``#atlas-status`` (``data-total``,
 ``data-matching``, ``data-rendered``, ``data-first-ms`` = ``performance.now()`` when the first
 cards were laid out, ``data-errors`` and the messages of script/console errors,
-``data-hash`` the normalised URL hash, ``data-focus`` the row of the marked card (-1: none),
-``data-reliable``, ``data-broken`` images with ``naturalWidth == 0``, ``data-images-done``),
+``data-hash`` the normalised URL hash, ``data-focus`` the row of the marked card (-1: none)
+and ``data-focus-ms`` when it showed, ``data-reliable``, ``data-broken`` images with
+``naturalWidth == 0``, ``data-images-done``),
 which headless Chromium's ``--dump-dom`` returns (the tests read it so). The index page reports
 ``data-matching`` (units found) and ``data-pages`` the same way.
 

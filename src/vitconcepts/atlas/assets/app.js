@@ -183,6 +183,8 @@
       var el = main.querySelector('article[data-row="' + row + '"]');
       el.classList.add("focus");
       el.scrollIntoView({block: "center"});
+      void main.offsetHeight;
+      setStatus("focusMs", performance.now().toFixed(1));
     }
     setStatus("focus", row);
   }

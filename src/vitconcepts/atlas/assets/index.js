@@ -62,6 +62,7 @@
   }
 
   function apply() {
+    var t0 = performance.now();
     input.value = state.q; exact.checked = state.exact;
     var q = state.q.toLowerCase(), hit = {}, any = false;
     for (var i = 0; q && i < lower.length; i++) {
@@ -81,6 +82,7 @@
     else results.innerHTML = html.join("");
     countEl.textContent = q ? units + " units in " + pages + " pages" : "";
     setStatus("matching", units); setStatus("pages", pages);
+    setStatus("searchMs", (performance.now() - t0).toFixed(1));
   }
 
   function onInput() { state.q = input.value.trim(); state.exact = exact.checked; writeHash(); apply(); }
