@@ -115,7 +115,11 @@ def test_published_mode_builds_without_images_or_top_k(site, tmp_path):
     data = A.build_model_page("vit", csv, tmp_path / "site" / "vit.html", images=False)
     assert data["images"] is False and data["img"] == [] and data["next"] == []
     assert not (tmp_path / "site" / "thumbs").exists()
-    assert "labels without probe images" in (tmp_path / "site" / "vit.html").read_text()
+    page = (tmp_path / "site" / "vit.html").read_text()
+    assert "labels without probe images" in page
+    # no activations, so no reliability: the filter is disabled and the page says why
+    assert data["reliability"] is False and 'name="reliable" disabled' in page
+    assert "no reliability (q, stability): published labels come without activations" in page
 
 
 def test_page_is_self_contained(site):

@@ -38,8 +38,12 @@
   document.getElementById("layer-table").innerHTML =
     "<tr><th>layer</th><th>module</th><th>units</th><th>distinct labels</th>" +
     "<th>mean score</th><th>most frequent category</th></tr>" + rows.join("");
+  var focused = null;  // the card of hash `unit`: kept in view when the figure above loads
   if (D.summary) {
     var fig = document.getElementById("summary-figure");
+    fig.addEventListener("load", function () {
+      if (focused) focused.scrollIntoView({block: "center"});
+    });
     fig.src = D.summary; fig.hidden = false;
   }
 
@@ -175,6 +179,7 @@
   // the card of hash `unit` (in hash `layer`, else the first match): rendered, marked, in view
   function focusUnit() {
     var want = state.unit === "" ? -1 : Number(state.unit), row = -1, at = -1;
+    focused = null;
     for (var i = 0; want >= 0 && i < matches.length; i++) {
       if (D.unit[matches[i]] === want) { row = matches[i]; at = i; break; }
     }
@@ -183,6 +188,7 @@
       var el = main.querySelector('article[data-row="' + row + '"]');
       el.classList.add("focus");
       el.scrollIntoView({block: "center"});
+      focused = el;
       void main.offsetHeight;
       setStatus("focusMs", performance.now().toFixed(1));
     }
