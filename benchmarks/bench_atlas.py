@@ -14,7 +14,7 @@ images, thumbnails made as in the rule) and the index page over it, then prints
   render every card at once (``#all=1``, eager images): the ratio is what incremental
   rendering buys;
 * time to first cards of a link from the index's search to a unit deep in the last layer
-  (``#layer=11&unit=3000``: the page renders chunks down to that card and scrolls to it);
+  (``#layer=11&unit=3000``: the page opens at that card's chunk and scrolls to it);
 * the index's concept search over the page's units (``data-search-ms``);
 * Chromium's wall time per page load (process start to DOM dump), and for an empty page.
 

@@ -166,6 +166,13 @@ def test_large_pages_render_incrementally(tmp_path):
     assert status["total"] == "800" and status["messages"] == []
     assert 0 < int(status["rendered"]) < 800  # only the first chunks, no image asked for yet
     assert float(status["first-ms"]) > 0
+    # a link to a card deep in the list opens at that card's chunk, the ones above on request
+    dom = B.browser_dom(tmp_path / "big.html", "layer=3&unit=190")
+    status = B.page_status(dom)
+    assert status["focus"] == str(3 * 200 + 190) and status["messages"] == []
+    rows = [row for row, _ in B.page_cards(dom)]
+    assert rows[0] == 3 * 200 + 96 and 3 * 200 + 190 in rows and int(status["rendered"]) < 200
+    assert "show the 96 matching units before these" in dom
 
 
 @needs_chromium

@@ -78,7 +78,9 @@
   // ---- cards
   var main = document.getElementById("cards"), sentinel = document.getElementById("sentinel");
   var countEl = document.getElementById("count");
-  var matches = [], rendered = 0, grid = null, gridLayer = -1, firstDone = false;
+  // matches[start..rendered) are on the page: start > 0 when a link to a card deep in the
+  // list (hash `unit`) opened the page at that card's chunk, with a button for the rest above
+  var matches = [], start = 0, rendered = 0, grid = null, gridLayer = -1, firstDone = false;
 
   function card(r) {
     var h = '<article class="card" data-row="' + r + '"><div class="head"><span class="label">' +
@@ -130,8 +132,9 @@
         if (grid) flushTo();
         var sec = document.createElement("section");
         sec.className = "layer"; sec.id = "layer-" + li;
-        var n = 0;
-        for (var j = i; j < matches.length && D.layer[matches[j]] === li; j++) n++;
+        var n = 0, j;
+        for (j = i; j < matches.length && D.layer[matches[j]] === li; j++) n++;
+        for (j = i - 1; j >= 0 && D.layer[matches[j]] === li; j--) n++;
         sec.innerHTML = "<h2>Layer " + li + " <small>" + esc(D.layers[li].name) + " \u00b7 " +
           n + " of " + D.layers[li].units + " units</small></h2><div class=\"grid\"></div>";
         main.appendChild(sec);
@@ -141,7 +144,7 @@
     }
     if (grid) flushTo();
     rendered = end;
-    setStatus("rendered", rendered);
+    setStatus("rendered", rendered - start);
     if (!firstDone) {
       void main.offsetHeight;  // lay the first cards out before taking the time
       firstDone = true;
@@ -176,13 +179,34 @@
     }
   }, {rootMargin: "1200px 0px"});
 
-  // the card of hash `unit` (in hash `layer`, else the first match): rendered, marked, in view
-  function focusUnit() {
-    var want = state.unit === "" ? -1 : Number(state.unit), row = -1, at = -1;
-    focused = null;
+  // the position in `matches` of hash `unit` (in hash `layer`, else the first match), or -1
+  function focusIndex() {
+    var want = state.unit === "" ? -1 : Number(state.unit);
     for (var i = 0; want >= 0 && i < matches.length; i++) {
-      if (D.unit[matches[i]] === want) { row = matches[i]; at = i; break; }
+      if (D.unit[matches[i]] === want) return i;
     }
+    return -1;
+  }
+
+  // the cards from `from` on (rendering down to the card at `at`), marking that card
+  function renderFrom(from, at) {
+    main.textContent = ""; grid = null; gridLayer = -1; start = rendered = from;
+    if (from > 0) {
+      var more = document.createElement("p");
+      more.className = "earlier";
+      more.innerHTML = "<button type=\"button\">show the " + from +
+        " matching units before these</button>";
+      more.firstChild.addEventListener("click", function () { renderFrom(0, at); });
+      main.appendChild(more);
+    }
+    renderMore();
+    focusUnit(at);
+  }
+
+  // the card at `at` of `matches`: rendered, marked, in view
+  function focusUnit(at) {
+    var row = at >= 0 ? matches[at] : -1;
+    focused = null;
     if (row >= 0) {
       while (rendered <= at) renderMore();
       var el = main.querySelector('article[data-row="' + row + '"]');
@@ -208,14 +232,13 @@
       if (state.reliable && !reliable(r)) continue;
       matches.push(r);
     }
-    main.textContent = ""; grid = null; gridLayer = -1; rendered = 0;
     setStatus("matching", matches.length);
     status.removeAttribute("data-images-done");
     countEl.textContent = matches.length + " of " + N + " units";
-    if (!matches.length) main.innerHTML = '<p class="empty">No unit matches these filters.</p>';
     setStatus("reliable", state.reliable ? 1 : 0);
-    renderMore();
-    focusUnit();
+    var at = focusIndex();
+    renderFrom(at >= 0 && !state.all ? at - at % CHUNK : 0, at);
+    if (!matches.length) main.innerHTML = '<p class="empty">No unit matches these filters.</p>';
   }
 
   function onInput() {
