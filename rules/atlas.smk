@@ -1,10 +1,11 @@
 # The unit atlas: a static site of every labelled unit, atlas/{probe}/index.html
-# (atlas/published/ for the authors' labels). Build it with `snakemake atlas`.
+# (atlas/published/ for the authors' labels). Build it with `snakemake atlas`; a page per
+# model ({model}.html) and per extra unit kind ({model}.{kind}.html), each buildable alone.
 
 
 rule atlas_thumbnails:
     input:
-        labels=analysed_labels().values(),
+        labels=[labels for _, _, labels in atlas_page_list()],
         index=f"resources/probes/{PROBE}/index.csv",
     output:
         directory(f"{ATLAS}/thumbs"),
@@ -33,6 +34,8 @@ rule atlas_page:
         "logs/atlas_page/{model}.log",
     benchmark:
         "results/benchmarks/atlas_page/{model}.tsv"
+    wildcard_constraints:
+        model=models_pattern(ANALYSED),
     conda:
         "../envs/analysis.yaml"
     threads: 1
@@ -42,6 +45,36 @@ rule atlas_page:
     params:
         images=images_available(),
         probe=PROBE,
+        kind=None,
+        other_pages=atlas_other_pages,
+    script:
+        "../scripts/atlas_page.py"
+
+
+rule atlas_kind_page:
+    input:
+        unpack(atlas_kind_page_inputs),
+    output:
+        html=f"{ATLAS}/{{model}}.{{kind}}.html",
+        data=f"{ATLAS}/data/{{model}}.{{kind}}.js",
+    log:
+        "logs/atlas_page/{model}.{kind}.log",
+    benchmark:
+        "results/benchmarks/atlas_page/{model}.{kind}.tsv"
+    wildcard_constraints:
+        model=models_pattern(ANALYSED),
+        kind=atlas_kinds_pattern(),
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    params:
+        images=True,
+        probe=PROBE,
+        kind=lambda wildcards: wildcards.kind,
+        other_pages=atlas_other_pages,
     script:
         "../scripts/atlas_page.py"
 
@@ -49,9 +82,10 @@ rule atlas_page:
 rule atlas_index:
     input:
         pages=atlas_pages(),
-        labels=analysed_labels().values(),
+        labels=[labels for _, _, labels in atlas_page_list()],
     output:
-        f"{ATLAS}/index.html",
+        html=f"{ATLAS}/index.html",
+        data=f"{ATLAS}/data/index.js",
     log:
         "logs/atlas_index.log",
     benchmark:
@@ -63,7 +97,7 @@ rule atlas_index:
         mem_mb=2000,
         runtime=10,
     params:
-        models=ANALYSED,
+        pages=[[model, kind] for model, kind, _ in atlas_page_list()],
         images=images_available(),
         probe=PROBE,
     script:

@@ -150,12 +150,24 @@ def agreement_csvs(wildcards=None):
     }
 
 
+# --- atlas (rules/atlas.smk): a page per model ({model}.html) and per extra unit kind
+# ({model}.{kind}.html), the index with its concept search --------------------------------
 ATLAS = "atlas/published" if PUBLISHED else f"atlas/{PROBE}"
+
+
+def reliability_csv(model, kind=None):
+    """The reliability CSV of a model's default units (``kind=None``) or of its extra unit
+    kind, when the workflow produces it (rule assess_labels), else []: an atlas page takes it
+    when there is one and otherwise shows no q/stability."""
+    if kind is None and model in reliability_models():
+        return f"results/reliability/{PROBE}/{model}.csv"
+    return []
 
 
 def atlas_page_inputs(wildcards):
     """One model's atlas page: labels, categories, summary figure; top-k and thumbnails
-    when the labels were computed here (published labels come without probe images)."""
+    when the labels were computed here (published labels come without probe images), and
+    the reliability CSV where there is one."""
     inputs = {
         "labels": labels_csv(wildcards.model),
         "categories": f"results/categories/{CONCEPTS}.csv",
@@ -164,11 +176,62 @@ def atlas_page_inputs(wildcards):
     if images_available():
         inputs["topk"] = f"results/labels/{PROBE}/{wildcards.model}_topk.nc"
         inputs["thumbs"] = f"{ATLAS}/thumbs"
+    if reliability_csv(wildcards.model):
+        inputs["reliability"] = reliability_csv(wildcards.model)
     return inputs
 
 
+def atlas_kind_page_inputs(wildcards):
+    """The atlas page of a model's extra unit kind (computed labels only)."""
+    model, kind = wildcards.model, wildcards.kind
+    inputs = {
+        "labels": f"results/labels/{PROBE}/{model}.{kind}.csv",
+        "topk": f"results/labels/{PROBE}/{model}.{kind}_topk.nc",
+        "categories": f"results/categories/{CONCEPTS}.csv",
+        "thumbs": f"{ATLAS}/thumbs",
+    }
+    if reliability_csv(model, kind):
+        inputs["reliability"] = reliability_csv(model, kind)
+    return inputs
+
+
+def atlas_page_list():
+    """[(model, kind or None, labels CSV)] of every atlas page, default kinds first."""
+    pages = [(model, None, labels_csv(model)) for model in ANALYSED]
+    if not PUBLISHED:
+        pages += [
+            (model, kind, f"results/labels/{PROBE}/{model}.{kind}.csv")
+            for model in ANALYSED
+            for kind in model_extra_kinds(model)
+        ]
+    return pages
+
+
+def atlas_page_name(model, kind=None):
+    return model if kind is None else f"{model}.{kind}"
+
+
 def atlas_pages(wildcards=None):
-    return [f"{ATLAS}/{model}.html" for model in ANALYSED]
+    return [f"{ATLAS}/{atlas_page_name(m, k)}.html" for m, k, _ in atlas_page_list()]
+
+
+def atlas_other_pages(wildcards):
+    """[(text, href)] of a page's siblings: the model's pages for its other unit kinds."""
+    here = getattr(wildcards, "kind", None)
+    return [
+        (
+            "default units" if kind is None else f"{kind} units",
+            f"{atlas_page_name(m, kind)}.html",
+        )
+        for m, kind, _ in atlas_page_list()
+        if m == wildcards.model and kind != here
+    ]
+
+
+def atlas_kinds_pattern():
+    """The `kind` wildcard of atlas_kind_page: the analysed models' extra kinds."""
+    kinds = sorted({k for m, k, _ in atlas_page_list() if k is not None})
+    return "|".join(kinds) or "(?!)"
 
 
 def all_figures():

@@ -1,14 +1,20 @@
-"""Rule atlas_index: the atlas's start page, one row per model."""
+"""Rule atlas_index: the atlas's start page, one row per page, and its concept search."""
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
-from vitconcepts.atlas import build_index
+from vitconcepts.atlas import AtlasPage, build_index
 from vitconcepts.rule_job import rule_log
 
 with rule_log(snakemake):
+    pages = [
+        AtlasPage(model, labels, kind)
+        for (model, kind), labels in zip(
+            snakemake.params.pages, snakemake.input.labels, strict=True
+        )
+    ]
     build_index(
-        dict(zip(snakemake.params.models, snakemake.input.labels, strict=True)),
-        snakemake.output[0],
+        pages,
+        snakemake.output.html,
         probe=snakemake.params.probe,
         images=snakemake.params.images,
     )

@@ -1,4 +1,5 @@
-"""Rule atlas_page: one model's atlas page (HTML, its data script, its summary figure)."""
+"""Rules atlas_page and atlas_kind_page: one atlas page (HTML, its data script, its summary
+figure where the rule has one) of a model's default units or of one extra unit kind."""
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
@@ -12,7 +13,10 @@ with rule_log(snakemake):
         snakemake.output.html,
         topk_nc=snakemake.input.get("topk"),
         categories_csv=snakemake.input.categories,
-        summary_png=snakemake.input.summary,
+        summary_png=snakemake.input.get("summary"),
         images=snakemake.params.images,
         probe=snakemake.params.probe,
+        reliability_csv=snakemake.input.get("reliability"),
+        kind=snakemake.params.kind,
+        other_pages=[tuple(pair) for pair in snakemake.params.other_pages],
     )

@@ -138,7 +138,7 @@ def count_cards(screenshot_png: PathLike, min_area: int = 3000) -> int:
 def page_cards(dom: str) -> list[tuple[int, str]]:
     """``[(data row, label)]`` of every card in a dumped DOM, in page order."""
     found = re.findall(
-        r'<article class="card" data-row="(\d+)"><div class="head">'
+        r'<article class="card(?: focus)?" data-row="(\d+)"><div class="head">'
         r'<span class="label">(.*?)</span>',
         dom,
     )
@@ -202,6 +202,38 @@ def _write_synthetic_topk(path: Path, layers, concepts, ci, sc, top) -> None:
     ).to_netcdf(path)
 
 
+def _write_synthetic_reliability(path: Path, rows, rng) -> None:
+    """A reliability CSV for ``rows`` (layer, unit, label, ...): q and stability drawn so that
+    about half the units are reliable (q < 0.05, stability >= 0.5); stable concepts the label
+    and, for unstable units, a runner-up."""
+    from vitconcepts.formats import format_stable_concepts
+
+    out = []
+    for i, (layer, unit, label, score, _) in enumerate(rows):
+        q = float(rng.choice([0.001, 0.02, 0.2, 0.8]))
+        stability = float(rng.choice([0.3, 0.55, 0.95]))
+        stable = [(label, stability)]
+        if stability < 0.9:
+            stable.append((f"other{i % 7}", round(1 - stability, 2)))
+        out.append((layer, unit, 0, label, score, q / 2, q, stability, stable))
+    frame = pd.DataFrame(
+        out,
+        columns=[
+            "layer",
+            "unit",
+            "concept",
+            "description",
+            "score",
+            "p_null",
+            "q_null",
+            "stability",
+            "stable_concepts",
+        ],
+    )
+    frame["stable_concepts"] = frame["stable_concepts"].map(format_stable_concepts)
+    frame.to_csv(path, index=False)
+
+
 def synthetic_inputs(
     out_dir: PathLike,
     n_layers: int = 2,
@@ -215,7 +247,8 @@ def synthetic_inputs(
 ) -> dict[str, Path]:
     """Write a consistent set of atlas inputs for tests and benchmarks: probe images and
     index, a labels CSV and top-k file (random labels over ``word<i>`` concepts, layers
-    ``blocks.<i>``), and a categories CSV. Returns ``{labels, topk, categories, index}``."""
+    ``blocks.<i>``), a reliability CSV and a categories CSV. Returns ``{labels, topk,
+    reliability, categories, index}``."""
     from vitconcepts.categories import CATEGORIES
     from vitconcepts.formats import format_images
 
@@ -248,6 +281,8 @@ def synthetic_inputs(
     )
     topk = out / f"{model}_topk.nc"
     _write_synthetic_topk(topk, layers, concepts, ci, sc, top)
+    reliability = out / f"{model}.reliability.csv"
+    _write_synthetic_reliability(reliability, rows, rng)
     categories = out / "categories.csv"
     pd.DataFrame(
         {
@@ -256,4 +291,10 @@ def synthetic_inputs(
             "source": "curated",
         }
     ).to_csv(categories, index=False)
-    return {"labels": labels, "topk": topk, "categories": categories, "index": index}
+    return {
+        "labels": labels,
+        "topk": topk,
+        "reliability": reliability,
+        "categories": categories,
+        "index": index,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -33,10 +34,34 @@ def site(tmp_path_factory) -> dict:
     summary = root / "summary.png"
     Image.new("RGB", (200, 80), (30, 90, 200)).save(summary)
     A.build_model_page(
-        "m", inputs["labels"], out / "m.html", inputs["topk"], inputs["categories"], summary
+        "m",
+        inputs["labels"],
+        out / "m.html",
+        inputs["topk"],
+        inputs["categories"],
+        summary,
+        reliability_csv=inputs["reliability"],
+        other_pages=[("mlp units", "m.mlp.html")],
     )
-    A.build_index({"m": inputs["labels"]}, out / "index.html", probe="synthetic")
-    return {"out": out, **inputs}
+    # a second model, and an extra unit kind of the first (no reliability file for it)
+    second = B.synthetic_inputs(root / "in2", n_layers=2, n_units=30, n_samples=30, seed=1)
+    A.build_model_page("m2", second["labels"], out / "m2.html", second["topk"])
+    kind = B.synthetic_inputs(root / "in3", n_layers=3, n_units=50, n_samples=30, seed=2)
+    A.build_model_page(
+        "m",
+        kind["labels"],
+        out / "m.mlp.html",
+        kind["topk"],
+        kind="mlp",
+        other_pages=[("default units", "m.html")],
+    )
+    pages = [
+        A.AtlasPage("m", inputs["labels"]),
+        A.AtlasPage("m2", second["labels"]),
+        A.AtlasPage("m", kind["labels"], "mlp"),
+    ]
+    A.build_index(pages, out / "index.html", probe="synthetic")
+    return {"out": out, "second": second, "kind": kind, **inputs}
 
 
 def read_data(path: Path) -> dict:
@@ -90,7 +115,11 @@ def test_published_mode_builds_without_images_or_top_k(site, tmp_path):
     data = A.build_model_page("vit", csv, tmp_path / "site" / "vit.html", images=False)
     assert data["images"] is False and data["img"] == [] and data["next"] == []
     assert not (tmp_path / "site" / "thumbs").exists()
-    assert "labels without probe images" in (tmp_path / "site" / "vit.html").read_text()
+    page = (tmp_path / "site" / "vit.html").read_text()
+    assert "labels without probe images" in page
+    # no activations, so no reliability: the filter is disabled and the page says why
+    assert data["reliability"] is False and 'name="reliable" disabled' in page
+    assert "no reliability (q, stability): published labels come without activations" in page
 
 
 def test_page_is_self_contained(site):
@@ -137,6 +166,13 @@ def test_large_pages_render_incrementally(tmp_path):
     assert status["total"] == "800" and status["messages"] == []
     assert 0 < int(status["rendered"]) < 800  # only the first chunks, no image asked for yet
     assert float(status["first-ms"]) > 0
+    # a link to a card deep in the list opens at that card's chunk, the ones above on request
+    dom = B.browser_dom(tmp_path / "big.html", "layer=3&unit=190")
+    status = B.page_status(dom)
+    assert status["focus"] == str(3 * 200 + 190) and status["messages"] == []
+    rows = [row for row, _ in B.page_cards(dom)]
+    assert rows[0] == 3 * 200 + 96 and 3 * 200 + 190 in rows and int(status["rendered"]) < 200
+    assert "show the 96 matching units before these" in dom
 
 
 @needs_chromium
@@ -173,8 +209,91 @@ def test_filter_from_the_url_and_screenshot(site, tmp_path):
 @needs_chromium
 def test_index_page_links_every_model(site):
     dom = B.browser_dom(site["out"] / "index.html")
-    assert 'href="m.html"' in dom
+    for href in ("m.html", "m2.html", "m.mlp.html"):
+        assert f'<a href="{href}">' in dom, href
     assert B.page_status(dom)["messages"] == []
+
+
+def test_card_data_carries_q_stability_and_stable_concepts(site):
+    data = read_data(site["out"] / "data" / "m.js")
+    table = pd.read_csv(site["reliability"])
+    assert data["reliability"] is True
+    assert data["q"] == pytest.approx(list(table["q_null"]), rel=1e-3)
+    assert data["stab"] == pytest.approx(list(table["stability"]), rel=1e-3)
+    strings = data["strings"]
+    first = json.loads(table["stable_concepts"][0])
+    assert [[strings[c], s] for c, s in data["stable"][0]] == first
+    # a page without a reliability file (published labels, or a kind not assessed) has none
+    kind = read_data(site["out"] / "data" / "m.mlp.js")
+    assert kind["reliability"] is False and "q" not in kind and kind["kind"] == "mlp"
+
+
+def test_reliability_rows_must_cover_the_labels(site, tmp_path):
+    short = tmp_path / "rel.csv"
+    pd.read_csv(site["reliability"]).iloc[:-3].to_csv(short, index=False)
+    with pytest.raises(InputDataError, match=r"rel\.csv has no row for 3 units"):
+        A.model_data("m", site["labels"], reliability_csv=short)
+
+
+def _reliable(table: pd.DataFrame) -> pd.Series:
+    return (table["q_null"] < A.RELIABLE_Q) & (table["stability"] >= A.RELIABLE_STABILITY)
+
+
+@needs_chromium
+def test_cards_show_reliability_and_the_reliable_only_filter(site):
+    table = pd.read_csv(site["reliability"])
+    dom = B.browser_dom(site["out"] / "m.html", "all=1")
+    cards = re.findall(r'<article class="card" data-row="(\d+)">(.*?)</article>', dom)
+    row, text = next((int(r), t) for r, t in cards if int(r) == 0)
+    stable = json.loads(table["stable_concepts"][row])
+    assert f"stability {table['stability'][row]:.3f}" in text
+    assert re.search(r'<span class="q"[^>]*>q [0-9.e-]+</span>', text)
+    for concept, share in stable:
+        assert f"{concept} <b>{round(100 * share)}%</b>" in text
+    # reliable only: exactly the units with q < 0.05 and stability >= 0.5; the hash keeps it
+    reliable = _reliable(table)
+    assert 0 < reliable.sum() < len(table)
+    dom = B.browser_dom(site["out"] / "m.html", "reliable=1&all=1")
+    status = B.page_status(dom)
+    assert status["reliable"] == "1" and "reliable=1" in status["hash"]
+    rows = [r for r, _ in B.page_cards(dom)]
+    assert rows == list(table.index[reliable])
+    unreliable = int(table.index[~reliable][0])
+    assert unreliable not in rows
+    assert status["messages"] == [] and status["matching"] == str(reliable.sum())
+    # a page without reliability: no q on its cards, the filter disabled with a note
+    dom = B.browser_dom(site["out"] / "m.mlp.html", "reliable=1&all=1")
+    status = B.page_status(dom)
+    assert status["reliable"] == "0" and status["matching"] == "150"
+    assert 'name="reliable" disabled' in dom and 'id="reliability-note"' in dom
+    assert not re.search(r'<div class="rel(?: ok)?">', dom) and status["messages"] == []
+
+
+@needs_chromium
+def test_index_search_finds_a_concept_in_two_models_and_opens_its_card(site):
+    first = pd.read_csv(site["labels"])
+    second = pd.read_csv(site["second"]["labels"])
+    shared = sorted(set(first["description"]) & set(second["description"]))[0]
+    dom = B.browser_dom(site["out"] / "index.html", f"q={shared}&exact=1")
+    status = B.page_status(dom)
+    expected = (first["description"] == shared).sum() + (second["description"] == shared).sum()
+    kind = pd.read_csv(site["kind"]["labels"])
+    expected += (kind["description"] == shared).sum()
+    assert status["matching"] == str(expected) and status["messages"] == []
+    assert re.findall(r'<section class="hit" data-page="([^"]+)"', dom)[:2] == ["m.html", "m2.html"]
+    links = re.findall(r'<a class="unit-link" href="m2\.html#([^"]+)"', dom)
+    assert len(links) == (second["description"] == shared).sum()
+    fragment = html.unescape(links[-1])
+    target = second[second["description"] == shared].iloc[-1]
+    assert fragment == f"layer={target['layer'][-1]}&q={shared}&unit={target['unit']}"
+    page = B.browser_dom(site["out"] / "m2.html", fragment)
+    status = B.page_status(page)
+    row = int(target.name)
+    assert status["focus"] == str(row) and status["messages"] == []
+    assert f'<article class="card focus" data-row="{row}">' in page
+    # substring search without "whole label" finds at least as many
+    dom = B.browser_dom(site["out"] / "index.html", f"q={shared[:-1]}")
+    assert int(B.page_status(dom)["matching"]) >= expected
 
 
 # --------------------------------------------------------------------------- workflow
@@ -197,6 +316,26 @@ def test_published_atlas_plans_without_images(tmp_path):
     assert jobs.count("atlas_page") == 12
     assert "atlas_thumbnails" not in jobs and "label_units" not in jobs
     assert "atlas/published/index.html" in result.stdout + result.stderr
+
+
+def test_extra_unit_kind_gets_its_own_atlas_page(tmp_path):
+    """`units: [cls, mlp]` on tiny_vit: a page tiny_vit.mlp.html from the mlp labels, built
+    alone by naming it; `atlas` plans it beside the default pages."""
+    import yaml
+
+    work = copy_workflow(tmp_path / "wf")
+    overlay = tmp_path / "kinds.yaml"
+    overlay.write_text(yaml.safe_dump({"models": {"tiny_vit": {"units": ["cls", "mlp"]}}}))
+    page = "atlas/test/tiny_vit.mlp.html"
+    args = ("-n", "--cores", "1", "--configfile", TINY_CONFIG, str(overlay))
+    result = run_snakemake(work, page, *args)
+    out = result.stdout + result.stderr
+    jobs = [rule for rule, _ in planned_jobs(out)]
+    assert jobs.count("atlas_kind_page") == 1 and "atlas_index" not in jobs
+    assert "results/labels/test/tiny_vit.mlp.csv" in out
+    result = run_snakemake(work, "atlas", *args)
+    jobs = [rule for rule, _ in planned_jobs(result.stdout + result.stderr)]
+    assert jobs.count("atlas_kind_page") == 1 and jobs.count("atlas_page") == 3
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""The data of a model's atlas page: its units' labels, scores, categories, runner-up concepts
-and top images, read from the label CSV, the top-k file and the categories CSV."""
+"""The data of a model's atlas page: its units' labels, scores, categories, runner-up concepts,
+top images and reliability (q, stability, stable concepts), read from the label CSV, the top-k
+file, the categories CSV and the reliability CSV."""
 
 from __future__ import annotations
 
@@ -14,13 +15,23 @@ import pandas as pd
 from vitconcepts.analysis import load_categories
 from vitconcepts.categories import CATEGORIES
 from vitconcepts.errors import InputDataError
-from vitconcepts.formats import parse_images, read_labels, read_topk
+from vitconcepts.formats import (
+    parse_images,
+    parse_stable_concepts,
+    read_labels,
+    read_reliability,
+    read_topk,
+)
 from vitconcepts.style import category_color, model_name
 
 PathLike = str | Path
 
 #: Runner-up concepts shown per card (ranks 2..N_NEXT+1 of the top-k file).
 N_NEXT = 5
+#: "Reliable only" on a page: q (permutation null, BH) below this and stability at least
+#: :data:`RELIABLE_STABILITY` (the page's filter uses the same numbers, written into its data).
+RELIABLE_Q = 0.05
+RELIABLE_STABILITY = 0.5
 
 
 def read_unit_labels(path: PathLike) -> pd.DataFrame:
@@ -72,6 +83,36 @@ def _aligned_topk(topk_nc: PathLike, frame: pd.DataFrame, labels_csv: PathLike):
     return np.where(idx >= 0, concepts[np.clip(idx, 0, None)], ""), score[li, un]
 
 
+def _aligned_reliability(reliability_csv: PathLike, frame: pd.DataFrame, labels_csv: PathLike):
+    """The reliability CSV's rows in ``frame``'s order (matched by layer name and unit)."""
+    table = read_reliability(reliability_csv)
+    table["unit"] = pd.to_numeric(table["unit"]).astype(int)
+    table = table.set_index(["layer", "unit"])
+    keys = pd.MultiIndex.from_arrays([frame["layer"].astype(str), frame["unit"]])
+    missing = keys.difference(table.index)
+    if len(missing):
+        layer, unit = missing[0]
+        raise InputDataError(
+            f"The reliability file {reliability_csv} has no row for {len(missing)} units of "
+            f"{labels_csv} (e.g. layer {layer} unit {unit}).",
+            f"rebuild it from these labels: snakemake {reliability_csv} --forcerun assess_labels",
+        )
+    return table.loc[keys].reset_index()
+
+
+def _reliability_data(reliability_csv, frame, labels_csv, sid) -> dict[str, Any]:
+    """Columns ``q``, ``stab``, ``stable`` (``[[concept string id, share], ...]``)."""
+    table = _aligned_reliability(reliability_csv, frame, labels_csv)
+    return {
+        "q": [_round(x) for x in table["q_null"].astype(float)],
+        "stab": [_round(x, 3) for x in table["stability"].astype(float)],
+        "stable": [
+            [[sid(str(c)), _round(share, 3)] for c, share in parse_stable_concepts(cell)]
+            for cell in table["stable_concepts"]
+        ],
+    }
+
+
 def _round(x: float, digits: int = 4) -> float | None:
     if x is None or not math.isfinite(x):
         return None
@@ -87,8 +128,13 @@ def model_data(
     summary: str | None = None,
     probe: str = "",
     n_next: int = N_NEXT,
+    reliability_csv: PathLike | None = None,
+    kind: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON-able data of one model page (columns, with a string table for concepts)."""
+    """The JSON-able data of one model page (columns, with a string table for concepts).
+
+    ``kind``: the unit kind of a page for a model's extra kind (``None``: the default kind);
+    ``reliability_csv``: adds ``q``, ``stab``, ``stable`` per unit (``reliability`` true)."""
     frame = read_unit_labels(labels_csv)
     cat_map = _read_categories(categories_csv)
     strings: dict[str, int] = {}
@@ -107,6 +153,7 @@ def model_data(
     layer_of_row = frame["layer_index"].astype(int).tolist()
     data: dict[str, Any] = {
         "model": model,
+        "kind": kind,
         "title": model_name(model),
         "probe": probe,
         "images": bool(images and "images" in frame),
@@ -122,7 +169,12 @@ def model_data(
         "next": [],
         "next_score": [],
         "img": [],
+        "reliability": bool(reliability_csv),
+        "reliable_q": RELIABLE_Q,
+        "reliable_stability": RELIABLE_STABILITY,
     }
+    if reliability_csv:
+        data.update(_reliability_data(reliability_csv, frame, labels_csv, sid))
     if topk_nc:
         names, scores = _aligned_topk(topk_nc, frame, labels_csv)
         for row in range(len(frame)):

@@ -11,6 +11,15 @@
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; });
   }
   function fmt(x) { return x === null ? "" : Number(x).toFixed(3); }
+  function fmtQ(x) {
+    if (x === null) return "";
+    return x < 0.001 ? Number(x).toExponential(1) : Number(x).toFixed(3);
+  }
+  // q < reliable_q (permutation null, BH) and stability >= reliable_stability
+  function reliable(r) {
+    return D.q[r] !== null && D.q[r] < D.reliable_q && D.stab[r] !== null &&
+      D.stab[r] >= D.reliable_stability;
+  }
 
   // ---- header: per-layer table
   var rows = [];
@@ -29,14 +38,19 @@
   document.getElementById("layer-table").innerHTML =
     "<tr><th>layer</th><th>module</th><th>units</th><th>distinct labels</th>" +
     "<th>mean score</th><th>most frequent category</th></tr>" + rows.join("");
+  var focused = null;  // the card of hash `unit`: kept in view when the figure above loads
   if (D.summary) {
     var fig = document.getElementById("summary-figure");
+    fig.addEventListener("load", function () {
+      if (focused) focused.scrollIntoView({block: "center"});
+    });
     fig.src = D.summary; fig.hidden = false;
   }
 
   // ---- filters
   var form = document.getElementById("filters");
   var selLayer = form.elements.layer, selCat = form.elements.category, text = form.elements.q;
+  var relBox = form.elements.reliable;
   D.layers.forEach(function (L, li) {
     selLayer.add(new Option(li + " \u00b7 " + L.name + " (" + L.units + ")", String(li)));
   });
@@ -45,7 +59,8 @@
   function readHash() {
     var p = new URLSearchParams(location.hash.replace(/^#/, ""));
     return {layer: p.get("layer") || "", category: p.get("category") || "",
-            q: p.get("q") || "", all: p.get("all") === "1"};
+            q: p.get("q") || "", all: p.get("all") === "1",
+            reliable: D.reliability && p.get("reliable") === "1", unit: p.get("unit") || ""};
   }
   var state = readHash();
   function writeHash() {
@@ -53,14 +68,19 @@
     if (state.layer) p.set("layer", state.layer);
     if (state.category) p.set("category", state.category);
     if (state.q) p.set("q", state.q);
+    if (state.reliable) p.set("reliable", "1");
+    if (state.unit) p.set("unit", state.unit);
     if (state.all) p.set("all", "1");
     history.replaceState(null, "", "#" + p.toString());
+    setStatus("hash", location.hash);
   }
 
   // ---- cards
   var main = document.getElementById("cards"), sentinel = document.getElementById("sentinel");
   var countEl = document.getElementById("count");
-  var matches = [], rendered = 0, grid = null, gridLayer = -1, firstDone = false;
+  // matches[start..rendered) are on the page: start > 0 when a link to a card deep in the
+  // list (hash `unit`) opened the page at that card's chunk, with a button for the rest above
+  var matches = [], start = 0, rendered = 0, grid = null, gridLayer = -1, firstDone = false;
 
   function card(r) {
     var h = '<article class="card" data-row="' + r + '"><div class="head"><span class="label">' +
@@ -68,6 +88,21 @@
       '</span></div><div class="meta"><span class="cat" style="--c:' +
       D.category_colors[D.cat[r]] + '">' + esc(D.categories[D.cat[r]]) + "</span> unit " +
       D.unit[r] + "</div>";
+    if (D.reliability) {
+      h += '<div class="rel' + (reliable(r) ? " ok" : "") + '"><span class="q" title="q: ' +
+        'permutation-null p-value, Benjamini-Hochberg over the layer">q ' + fmtQ(D.q[r]) +
+        '</span> <span class="stab" title="share of bootstrap resamples of the probe whose ' +
+        'best concept is the label">stability ' + fmt(D.stab[r]) + "</span>";
+      if (D.stable[r].length) {
+        h += '<div class="stable" title="stable concepts: best in at least 10% of resamples">';
+        for (var s = 0; s < D.stable[r].length; s++) {
+          h += (s ? ", " : "") + esc(S[D.stable[r][s][0]]) + " <b>" +
+            Math.round(100 * D.stable[r][s][1]) + "%</b>";
+        }
+        h += "</div>";
+      }
+      h += "</div>";
+    }
     if (D.images && D.img[r]) {
       h += '<div class="imgs">';
       for (var i = 0; i < D.img[r].length; i++) {
@@ -97,8 +132,9 @@
         if (grid) flushTo();
         var sec = document.createElement("section");
         sec.className = "layer"; sec.id = "layer-" + li;
-        var n = 0;
-        for (var j = i; j < matches.length && D.layer[matches[j]] === li; j++) n++;
+        var n = 0, j;
+        for (j = i; j < matches.length && D.layer[matches[j]] === li; j++) n++;
+        for (j = i - 1; j >= 0 && D.layer[matches[j]] === li; j--) n++;
         sec.innerHTML = "<h2>Layer " + li + " <small>" + esc(D.layers[li].name) + " \u00b7 " +
           n + " of " + D.layers[li].units + " units</small></h2><div class=\"grid\"></div>";
         main.appendChild(sec);
@@ -108,7 +144,7 @@
     }
     if (grid) flushTo();
     rendered = end;
-    setStatus("rendered", rendered);
+    setStatus("rendered", rendered - start);
     if (!firstDone) {
       void main.offsetHeight;  // lay the first cards out before taking the time
       firstDone = true;
@@ -143,8 +179,49 @@
     }
   }, {rootMargin: "1200px 0px"});
 
+  // the position in `matches` of hash `unit` (in hash `layer`, else the first match), or -1
+  function focusIndex() {
+    var want = state.unit === "" ? -1 : Number(state.unit);
+    for (var i = 0; want >= 0 && i < matches.length; i++) {
+      if (D.unit[matches[i]] === want) return i;
+    }
+    return -1;
+  }
+
+  // the cards from `from` on (rendering down to the card at `at`), marking that card
+  function renderFrom(from, at) {
+    main.textContent = ""; grid = null; gridLayer = -1; start = rendered = from;
+    if (from > 0) {
+      var more = document.createElement("p");
+      more.className = "earlier";
+      more.innerHTML = "<button type=\"button\">show the " + from +
+        " matching units before these</button>";
+      more.firstChild.addEventListener("click", function () { renderFrom(0, at); });
+      main.appendChild(more);
+    }
+    renderMore();
+    focusUnit(at);
+  }
+
+  // the card at `at` of `matches`: rendered, marked, in view
+  function focusUnit(at) {
+    var row = at >= 0 ? matches[at] : -1;
+    focused = null;
+    if (row >= 0) {
+      while (rendered <= at) renderMore();
+      var el = main.querySelector('article[data-row="' + row + '"]');
+      el.classList.add("focus");
+      el.scrollIntoView({block: "center"});
+      focused = el;
+      void main.offsetHeight;
+      setStatus("focusMs", performance.now().toFixed(1));
+    }
+    setStatus("focus", row);
+  }
+
   function apply() {
     selLayer.value = state.layer; selCat.value = state.category; text.value = state.q;
+    if (relBox) relBox.checked = state.reliable;
     var q = state.q.toLowerCase(), layer = state.layer === "" ? -1 : Number(state.layer);
     var cat = state.category === "" ? -1 : D.categories.indexOf(state.category);
     matches = [];
@@ -152,25 +229,30 @@
       if (layer >= 0 && D.layer[r] !== layer) continue;
       if (state.category !== "" && D.cat[r] !== cat) continue;
       if (q && S[D.label[r]].toLowerCase().indexOf(q) < 0) continue;
+      if (state.reliable && !reliable(r)) continue;
       matches.push(r);
     }
-    main.textContent = ""; grid = null; gridLayer = -1; rendered = 0;
     setStatus("matching", matches.length);
     status.removeAttribute("data-images-done");
     countEl.textContent = matches.length + " of " + N + " units";
+    setStatus("reliable", state.reliable ? 1 : 0);
+    var at = focusIndex();
+    renderFrom(at >= 0 && !state.all ? at - at % CHUNK : 0, at);
     if (!matches.length) main.innerHTML = '<p class="empty">No unit matches these filters.</p>';
-    renderMore();
   }
 
   function onInput() {
     state.layer = selLayer.value; state.category = selCat.value; state.q = text.value.trim();
+    state.reliable = Boolean(relBox && relBox.checked && !relBox.disabled); state.unit = "";
     writeHash(); apply();
   }
   selLayer.addEventListener("change", onInput);
   selCat.addEventListener("change", onInput);
   text.addEventListener("input", onInput);
+  if (relBox) relBox.addEventListener("change", onInput);
   form.addEventListener("submit", function (e) { e.preventDefault(); });
-  window.addEventListener("hashchange", function () { state = readHash(); apply(); });
+  window.addEventListener("hashchange", function () { state = readHash(); writeHash(); apply(); });
+  writeHash();
   apply();
   setStatus("ready", 1);
 })();
