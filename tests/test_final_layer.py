@@ -117,7 +117,9 @@ def test_class_count_must_match_units(tmp_path):
 
 def test_table_states_clip_dissect_target(tmp_path):
     run_check(tmp_path)
-    out = table_final_layer({"resnet": tmp_path / "check.csv"}, {"resnet": "fc"}, tmp_path / "t.tex")
+    out = table_final_layer(
+        {"resnet": tmp_path / "check.csv"}, {"resnet": "fc"}, tmp_path / "t.tex"
+    )
     text = out.read_text()
     assert "95.5" in text and "98.9" in text and "70.7" in text
     assert r"\texttt{fc}" in text

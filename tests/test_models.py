@@ -20,8 +20,8 @@ from vitconcepts.models import (
     resolve_model_spec,
     validate_layers,
 )
-from vitconcepts.provenance import sha256_file
 from vitconcepts.models._masking import TimmPatchMask
+from vitconcepts.provenance import sha256_file
 
 TIMM_VIT = {
     "source": "timm",

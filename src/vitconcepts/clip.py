@@ -311,8 +311,7 @@ def _dtype_fact(dtype: str) -> dict[str, str]:
     if dtype not in EMBEDDING_DTYPES:
         raise ConfigError(
             f"clip_embedding.dtype is {dtype!r}; allowed: {', '.join(EMBEDDING_DTYPES)}.",
-            "set `clip_embedding: {dtype: float32}` (ours) or float16 (the authors' CUDA "
-            "scorer).",
+            "set `clip_embedding: {dtype: float32}` (ours) or float16 (the authors' CUDA scorer).",
         )
     return {} if dtype == "float32" else {"dtype": dtype}
 
