@@ -123,3 +123,48 @@ def test_table_states_clip_dissect_target(tmp_path):
     text = out.read_text()
     assert "95.5" in text and "98.9" in text and "70.7" in text
     assert r"\texttt{fc}" in text
+
+
+def test_config_names_the_final_layer_check_and_its_class_names():
+    import copy
+    import sys
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "rules"))
+    from plan_config import ConfigError, check_config, final_layer_models
+
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    check_config(config)
+    assert final_layer_models(config) == {"resnet": {"module": "fc", "classes": "imagenet1k"}}
+    entry = config["concept_sets"]["imagenet1k"]
+    assert "21e7697feaea3bf7d7bc2d2cc8e4047d5f5fd502" in entry["url"]
+    assert entry["sha256"].startswith("8b243a5b")
+    assert final_layer_models({**config, "labels_source": "published"}) == {}
+    bad = copy.deepcopy(config)
+    bad["final_layer"]["models"]["resnet"]["classes"] = "imagenet"
+    with pytest.raises(ConfigError, match=r"final_layer\.models\.resnet\.classes"):
+        check_config(bad)
+    bad = copy.deepcopy(config)
+    bad["final_layer"]["models"]["resnet50"] = {"module": "fc", "classes": "imagenet1k"}
+    with pytest.raises(ConfigError, match=r"final_layer\.models\.resnet50"):
+        check_config(bad)
+
+
+def test_class_names_fetched_with_checksum_keep_unit_order(http_server, tmp_path):
+    """The ImageNet file's shape (names with commas, no trailing newline) from a fake server:
+    every line one class, in output-unit order."""
+    import hashlib
+
+    from vitconcepts.concepts import build_concept_set, read_concepts
+
+    body = "\n".join(CLASSES).encode()
+    http_server.routes["/imagenet_labels.txt"] = (200, {}, body)
+    entry = {
+        "kind": "url",
+        "url": f"{http_server.url}/imagenet_labels.txt",
+        "sha256": hashlib.sha256(body).hexdigest(),
+    }
+    out = build_concept_set(entry, tmp_path / "concepts" / "imagenet1k.txt")
+    assert read_concepts(out) == CLASSES
