@@ -18,7 +18,7 @@ embeddings of latent factors, units mixing the same factors with per-unit scale 
 the MAE sees images drawn from the same factors, so its units relate to the concepts as real
 units do. Every labeling is soft-WPMI with the paper's parameters. Not part of the test suite::
 
-    .venv/bin/python benchmarks/bench_label_noise_floor.py            # ~8 min, busy 2-core CPU
+    .venv/bin/python benchmarks/bench_label_noise_floor.py            # 16.5 min on a shared, busy 2-core CPU
     .venv/bin/python benchmarks/bench_label_noise_floor.py --images 4000 --concepts 1000
 """
 
@@ -187,11 +187,11 @@ def run(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=20000)
-    parser.add_argument("--concepts", type=int, default=5000)
-    parser.add_argument("--units", type=int, default=768)
+    parser.add_argument("--images", type=int, default=5000)
+    parser.add_argument("--concepts", type=int, default=2000)
+    parser.add_argument("--units", type=int, default=384)
     parser.add_argument("--factors", type=int, default=64)
-    parser.add_argument("--boot", type=int, default=5)
+    parser.add_argument("--boot", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
