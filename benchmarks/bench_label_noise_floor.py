@@ -18,8 +18,8 @@ embeddings of latent factors, units mixing the same factors with per-unit scale 
 the MAE sees images drawn from the same factors, so its units relate to the concepts as real
 units do. Every labeling is soft-WPMI with the paper's parameters. Not part of the test suite::
 
-    .venv/bin/python benchmarks/bench_label_noise_floor.py            # 16.5 min on a shared, busy 2-core CPU
-    .venv/bin/python benchmarks/bench_label_noise_floor.py --images 4000 --concepts 1000
+    .venv/bin/python benchmarks/bench_label_noise_floor.py  # 16.5 min, shared busy 2-core CPU
+    .venv/bin/python benchmarks/bench_label_noise_floor.py --images 2000 --concepts 500  # 4 min
 """
 
 from __future__ import annotations
