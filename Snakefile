@@ -36,6 +36,7 @@ include: "rules/figures.smk"
 include: "rules/tables.smk"
 include: "rules/agreement.smk"
 include: "rules/reliability.smk"
+include: "rules/final_layer.smk"
 include: "rules/atlas.smk"
 include: "rules/paper.smk"
 

@@ -38,6 +38,7 @@ rule embed_images:
         gpu=gpu("embed"),
     params:
         entry=clip_entry,
+        dtype=config["clip_embedding"]["dtype"],
     script:
         "../scripts/embed_images.py"
 
@@ -61,5 +62,6 @@ rule embed_concepts:
         gpu=gpu("embed"),
     params:
         entry=clip_entry,
+        dtype=config["clip_embedding"]["dtype"],
     script:
         "../scripts/embed_concepts.py"

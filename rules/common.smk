@@ -259,6 +259,7 @@ def all_tables():
     if agreement_models():
         names.append("reproduction_agreement")
     names += reliability_tables()
+    names += final_layer_tables()
     return [f"paper/tables/{name}.tex" for name in names]
 
 
@@ -375,3 +376,34 @@ def unit_kind_labels(wildcards=None):
         for model in ANALYSED
         for kind in model_extra_kinds(model)
     ]
+
+
+# -- final-layer check (rules/final_layer.smk): a classifier's output units vs its class names --
+from plan_config import final_layer_models
+
+FINAL_LAYER = final_layer_models(config)
+
+
+def final_layer_dump_entry(wildcards):
+    """The model's entry with its output module as the only layer, default unit kind only
+    (the same dump, the same weights)."""
+    entry = {k: v for k, v in model_entry(wildcards).items() if k != "units"}
+    entry["layers"] = [FINAL_LAYER[wildcards.model]["module"]]
+    return entry
+
+
+def final_layer_classes(wildcards):
+    """The class-name concept set of a checked model: its text file and CLIP embeddings."""
+    classes = FINAL_LAYER[wildcards.model]["classes"]
+    return {
+        "concepts": f"resources/concepts/{classes}.txt",
+        "concepts_emb": f"results/clip/concepts/{classes}/{CLIP}.nc",
+    }
+
+
+def final_layer_checks(wildcards=None):
+    return {model: f"results/final_layer/{PROBE}/{model}.csv" for model in FINAL_LAYER}
+
+
+def final_layer_tables():
+    return ["final_layer"] if FINAL_LAYER else []

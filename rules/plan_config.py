@@ -307,6 +307,36 @@ def check_concept_set(config: dict) -> None:
         )
 
 
+def check_final_layer(config: dict) -> None:
+    """`final_layer.models` names models of `models` and class lists of `concept_sets`."""
+    checks = (config.get("final_layer") or {}).get("models") or {}
+    for key, entry in checks.items():
+        if key not in config["models"]:
+            raise ConfigError(
+                f"Config key `final_layer.models.{key}` names a model that is not a key of "
+                f"`models` (defined: {', '.join(sorted(config['models']))}).",
+                f"rename it to one of those, or remove `final_layer.models.{key}`.",
+            )
+        classes = entry.get("classes")
+        if classes not in config.get("concept_sets", {}):
+            raise ConfigError(
+                f"Config key `final_layer.models.{key}.classes` is {classes!r}, which is not a "
+                f"key of `concept_sets` (defined: {', '.join(sorted(config['concept_sets']))}).",
+                "add a concept set of the model's class names, one a line in output-unit "
+                "order, e.g. `concept_sets: {imagenet1k: {kind: url, url: ..., sha256: ...}}` "
+                f"as in config.yaml, and set `final_layer.models.{key}.classes` to its key.",
+            )
+
+
+def final_layer_models(config: dict) -> dict[str, dict[str, Any]]:
+    """{model: {module, classes}} of the final-layer check; none from published labels
+    (no probe images to label with)."""
+    if config.get("labels_source") == "published":
+        return {}
+    checks = (config.get("final_layer") or {}).get("models") or {}
+    return {key: dict(entry) for key, entry in checks.items()}
+
+
 def check_config(config: dict, schema: str | Path | Mapping | None = None) -> None:
     """Run every cross-key check; raise ConfigError with one paragraph on the first problem.
 
@@ -321,6 +351,7 @@ def check_config(config: dict, schema: str | Path | Mapping | None = None) -> No
     check_clip_models(config)
     check_published(config)
     check_concept_set(config)
+    check_final_layer(config)
 
 
 # -- model roles -----------------------------------------------------------------------------

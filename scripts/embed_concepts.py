@@ -17,4 +17,5 @@ with rule_log(snakemake):
         batch_size=snakemake.config["clip_embedding"]["text_batch_size"],
         device=snakemake.config["dump"]["device"],
         threads=snakemake.threads,
+        dtype=snakemake.params.dtype,  # a result setting: a rule param
     )

@@ -17,5 +17,6 @@ with rule_log(snakemake):
         batch_size=snakemake.config["clip_embedding"]["batch_size"],
         device=snakemake.config["dump"]["device"],
         threads=snakemake.threads,
+        dtype=snakemake.params.dtype,  # a result setting: a rule param
         pixels=getattr(snakemake.input, "pixels", None),
     )

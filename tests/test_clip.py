@@ -134,6 +134,36 @@ def test_embed_concepts(tmp_path, manifest):
     np.testing.assert_allclose(values, direct.numpy(), atol=1e-5)
 
 
+def test_float16_scorer_rounds_embeddings_as_the_authors(probe_index, tmp_path, manifest):
+    """clip_embedding.dtype float16: raw features rounded to float16, then normalised."""
+    concepts = tmp_path / "concepts.txt"
+    words = ["red", "striped", "dog", "snorkeling"]
+    concepts.write_text("\n".join(words) + "\n")
+    embed_concepts(ENTRY, manifest, concepts, tmp_path / "c32.nc", device="cpu")
+    embed_concepts(ENTRY, manifest, concepts, tmp_path / "c16.nc", device="cpu", dtype="float16")
+    embed_images(ENTRY, manifest, probe_index, tmp_path / "i16.nc", device="cpu", dtype="float16")
+    model, preprocess, tokenizer = load_clip(ENTRY, manifest)
+    with torch.no_grad():
+        raw = model.encode_text(tokenizer(words))
+        index = pd.read_csv(probe_index)
+        batch = torch.stack([preprocess(Image.open(p).convert("RGB")) for p in index["path"]])
+        raw_images = model.encode_image(batch)
+    with xr.open_dataset(tmp_path / "c32.nc") as a, xr.open_dataset(tmp_path / "c16.nc") as b:
+        e32, e16 = a["embedding"].values, b["embedding"].values
+        assert json.loads(b.attrs["provenance"])["dtype"] == "float16"
+    with xr.open_dataset(tmp_path / "i16.nc") as ds:
+        i16 = ds["embedding"].values
+    rounded = torch.nn.functional.normalize(raw.half().float(), dim=-1).numpy()
+    np.testing.assert_allclose(e16, rounded, atol=1e-6)
+    rounded_images = torch.nn.functional.normalize(raw_images.half().float(), dim=-1).numpy()
+    np.testing.assert_allclose(i16, rounded_images, atol=1e-6)
+    assert not np.array_equal(e16, e32)  # a result setting: the numbers change
+    np.testing.assert_allclose(e16, e32, atol=2e-3)
+    assert vclip.round_embeddings(raw, "float32").dtype == torch.float32
+    with pytest.raises(vclip.ConfigError, match="clip_embedding.dtype"):
+        vclip.round_embeddings(raw, "bfloat16")
+
+
 def test_load_clip_reads_local_weights(tmp_path):
     """A pretrained entry loads exactly the weights file listed in the manifest."""
     donor, _, _ = load_clip(dict(ENTRY, seed=7), tmp_path / "unused.json")

@@ -20,6 +20,7 @@ from vitconcepts.models import (
     resolve_model_spec,
     validate_layers,
 )
+from vitconcepts.models._masking import TimmPatchMask
 from vitconcepts.provenance import sha256_file
 
 TIMM_VIT = {
@@ -104,7 +105,7 @@ def test_spec_defaults():
     assert (spec.units, spec.preprocessing, spec.mask_ratio, spec.layers) == (
         ("cls",),
         "paper",
-        0.0,
+        None,  # the checkpoint's own mask ratio (none for a timm ViT)
         None,
     )
     cnn = _spec(TIMM_CNN)
@@ -273,8 +274,20 @@ def test_timm_masking_is_seeded_per_sample():
     assert not torch.allclose(full, unmasked, atol=1e-3)
 
 
+def test_mask_ratio_left_out_keeps_the_checkpoints_own():
+    # facebook/vit-mae-base's config says 0.75: a config without mask_ratio must not unmask it
+    entry = {**HF_VIT, "hf_config": {**HF_MAE_CONFIG, "mask_ratio": 0.6}}
+    assert _spec(entry).mask_ratio is None
+    assert load_model(_spec(entry)).config.mask_ratio == 0.6
+    assert load_model(_spec(entry, mask_ratio=None)).config.mask_ratio == 0.6
+    assert load_model(_spec(entry, mask_ratio=0.0)).config.mask_ratio == 0.0
+    assert load_model(_spec(entry, mask_ratio=0.3)).config.mask_ratio == 0.3
+    timm_model = load_model(_spec(TIMM_VIT))  # a timm ViT has no mask ratio of its own
+    assert not isinstance(getattr(timm_model, "patch_drop", None), TimmPatchMask)
+
+
 def test_hf_mae_mask_ratio_zero_keeps_all_patches():
-    entry = {**HF_VIT, "hf_config": HF_MAE_CONFIG}
+    entry = {**HF_VIT, "hf_config": HF_MAE_CONFIG, "mask_ratio": 0.0}
     spec = _spec(entry)
     model = load_model(spec)
     assert model.config.mask_ratio == 0.0 and type(model).__name__ == "ViTMAEForPreTraining"

@@ -54,6 +54,8 @@ __all__ = [
     "resolve_device",
 ]
 
+#: ``clip_embedding.dtype``: float32 (ours) or float16 (the authors' scorer on CUDA)
+EMBEDDING_DTYPES = ("float32", "float16")
 OPEN_CLIP_WEIGHT_NAMES = (
     "open_clip_model.safetensors",
     "open_clip_pytorch_model.bin",
@@ -250,8 +252,13 @@ def embed_images(
     threads: int | None = None,
     num_workers: int | None = None,
     pixels: str | Path | None = None,
+    dtype: str = "float32",
 ) -> Path:
     """L2-normalised CLIP image embeddings of a probe set -> ``out_nc``.
+
+    ``dtype`` float16 rounds each raw embedding to float16 before it is normalised, as the
+    authors' scorer gave them on CUDA (CLIP-Dissect keeps ``clip.load``'s fp16 weights there);
+    float32 (the default) keeps them as computed.
 
     ``pixels``: a pixel cache of CLIP's preprocessing recipe (``vitconcepts.pixels``), read
     instead of decoding the JPEGs and normalised on the device (identical embeddings).
@@ -280,12 +287,24 @@ def embed_images(
         batches = source.batches(writer.start, n, batch_size, num_workers)
         with torch.inference_mode():
             write_batches(
-                writer, "embedding", batches, _encoder(model.encode_image), desc="CLIP images"
+                writer,
+                "embedding",
+                batches,
+                _encoder(model.encode_image, dtype),
+                desc="CLIP images",
             )
 
     coords = sample_coords(sample_ids)
     return _embedding_file(
-        clip_entry, manifest, out_nc, "sample", coords, batch_size, ("probe", probe_hash), fill
+        clip_entry,
+        manifest,
+        out_nc,
+        "sample",
+        coords,
+        batch_size,
+        ("probe", probe_hash),
+        fill,
+        dtype,
     )
 
 
@@ -298,6 +317,7 @@ def _embedding_file(
     batch_size: int,
     source: tuple[str, str],
     fill: Any,
+    dtype: str = "float32",
 ) -> Path:
     """The resumable embedding file of :func:`embed_images` / :func:`embed_concepts`.
 
@@ -309,7 +329,8 @@ def _embedding_file(
     identity = _identity(clip_entry, manifest)
     dim = embedding_dim(clip_entry)
     name, sha = source
-    fingerprint = sha256_json({"clip": identity, name: sha, "n": n, "dim": dim})
+    facts = {"clip": identity, name: sha, "n": n, "dim": dim}
+    fingerprint = sha256_json({**facts, **_dtype_fact(dtype)})
     writer = ShardedNetCDFWriter(
         out_nc,
         dims={axis: n, "dim": dim},
@@ -322,16 +343,36 @@ def _embedding_file(
         if writer.start < n:
             fill(writer)
         step = "embed_images" if axis == "sample" else "embed_concepts"
-        provenance = provenance_json(step=step, clip=identity, **{f"{name}_sha256": sha})
+        provenance = provenance_json(
+            step=step, clip=identity, dtype=dtype, **{f"{name}_sha256": sha}
+        )
         return writer.finalize({"normalised": 1, "provenance": provenance})
 
 
-def _encoder(encode: Any) -> Any:
+def _dtype_fact(dtype: str) -> dict[str, str]:
+    """The embedding dtype as a fingerprint fact (none for float32: files stay resumable)."""
+    if dtype not in EMBEDDING_DTYPES:
+        raise ConfigError(
+            f"clip_embedding.dtype is {dtype!r}; allowed: {', '.join(EMBEDDING_DTYPES)}.",
+            "set `clip_embedding: {dtype: float32}` (ours) or float16 (the authors' CUDA scorer).",
+        )
+    return {} if dtype == "float32" else {"dtype": dtype}
+
+
+def round_embeddings(features: torch.Tensor, dtype: str = "float32") -> torch.Tensor:
+    """Raw CLIP features -> float32 L2-normalised embeddings; ``dtype`` float16 rounds the
+    raw features to float16 first (then normalises in float32, as CLIP-Dissect's scorer)."""
+    _dtype_fact(dtype)
+    if dtype == "float16":
+        features = features.to(torch.float16)
+    return torch.nn.functional.normalize(features.float(), dim=-1)
+
+
+def _encoder(encode: Any, dtype: str = "float32") -> Any:
     """``(inputs, indices) -> float32 L2-normalised embeddings`` of a CLIP encode function."""
 
     def compute(inputs: Any, _indices: Any) -> np.ndarray:
-        features = encode(inputs)
-        return torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy()
+        return round_embeddings(encode(inputs), dtype).cpu().numpy()
 
     return compute
 
@@ -344,8 +385,11 @@ def embed_concepts(
     batch_size: int = 1024,
     device: str | torch.device = "auto",
     threads: int | None = None,
+    dtype: str = "float32",
 ) -> Path:
     """L2-normalised CLIP text embeddings of a concept set -> ``out_nc``.
+
+    ``dtype``: as for :func:`embed_images`.
 
     Variable ``embedding (concept, dim)`` float32, coord ``concept`` (str); attrs
     ``normalised=1`` and ``provenance``. Each concept is tokenised as the bare word
@@ -365,7 +409,7 @@ def embed_concepts(
             for b in range(writer.start, n, batch_size)
         )
         with torch.inference_mode():
-            encode = _encoder(model.encode_text)
+            encode = _encoder(model.encode_text, dtype)
             write_batches(
                 writer, "embedding", batches, encode, desc="CLIP concepts", unit="concept"
             )
@@ -373,5 +417,5 @@ def embed_concepts(
     coords = {"concept": (("concept",), np.asarray(concepts, dtype=object))}
     source = ("concepts", sha256_file(concepts_txt))
     return _embedding_file(
-        clip_entry, manifest, out_nc, "concept", coords, batch_size, source, fill
+        clip_entry, manifest, out_nc, "concept", coords, batch_size, source, fill, dtype
     )

@@ -48,6 +48,7 @@ KNOWN_TABLES: tuple[str, ...] = (
     "categoriser_agreement",
     "reproduction_agreement",
     "reliability",
+    "final_layer",
 )
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "table_categoriser_agreement",
     "table_category_shares",
     "table_concepts_per_layer",
+    "table_final_layer",
     "table_models",
     "table_reproduction_agreement",
     "write_tex",
@@ -394,3 +395,37 @@ def table_reliability(summary_csv: PathLike, out_tex: PathLike) -> Path:
     colspec = "l l " + " ".join("r" for _ in layers)
     comment = "Label reliability per layer (columns: 0-based layer)."
     return write_tex(out_tex, _tabular(colspec, header, body, comment))
+
+
+def table_final_layer(
+    checks: Mapping[str, PathLike], modules: Mapping[str, str], out_tex: PathLike
+) -> Path:
+    """The final-layer check (:mod:`vitconcepts.final_layer`): one row per model (its output
+    module, units, top-1, top-5 in %, mean label-class cosine), then CLIP-Dissect's ResNet-50
+    ``fc`` figures as the target."""
+    from vitconcepts.final_layer import (
+        CLIP_DISSECT_TARGET,
+        read_final_layer,
+        summarise_final_layer,
+    )
+
+    body: list[str | None] = []
+    for model in sorted(checks, key=model_sort_key):
+        summary = summarise_final_layer(read_final_layer(checks[model]))
+        cells = [
+            latex_escape(model_name(model)),
+            _tt(modules.get(model, "")),
+            _fmt_int(summary["n_units"]),
+            _fmt_float(100 * summary["top1"], 1),
+            _fmt_float(100 * summary["top5"], 1),
+            _fmt_float(summary["cosine"], 3),
+        ]
+        body.append(" & ".join(cells) + r" \\")
+    body.append(None)
+    for probe, (top1, top5) in CLIP_DISSECT_TARGET.items():
+        name = latex_escape(f"CLIP-Dissect ResNet-50, {probe.replace('_', '-')} probe")
+        cells = [name, _tt("fc"), "1000", f"{100 * top1:.1f}", f"{100 * top5:.1f}", "--"]
+        body.append(" & ".join(cells) + r" \\")
+    header = ["model", "module", "units", "top-1 \\%", "top-5 \\%", "cosine"]
+    comment = "Final-layer check: output units labelled with the class names."
+    return write_tex(out_tex, _tabular("l l r r r r", header, body, comment))

@@ -64,8 +64,8 @@ def _hf_model(spec: ModelSpec, source: str | Path | None) -> nn.Module:
         config = transformers.AutoConfig.for_model(**copy.deepcopy(spec.hf_config or {}))
     else:
         config = transformers.AutoConfig.from_pretrained(source)
-    if hasattr(config, "mask_ratio"):
-        config.mask_ratio = spec.mask_ratio  # ViTMAE: 0.0 keeps every patch
+    if hasattr(config, "mask_ratio") and spec.mask_ratio is not None:
+        config.mask_ratio = spec.mask_ratio  # ViTMAE: 0.0 keeps every patch; None its own
     errors = []
     for name in HF_AUTO_CLASSES:
         auto = getattr(transformers, name)
@@ -113,7 +113,7 @@ def load_model(spec: ModelSpec, manifest_path: str | Path | None = None) -> nn.M
                 f"models.{spec.key}.weights {spec.weights!r} is not a timm model name ({error}).",
                 "use a name from timm.list_models(), e.g. vit_base_patch16_224.orig_in21k.",
             ) from error
-        if spec.mask_ratio > 0:
+        if spec.mask_ratio:  # None or 0: timm models mask nothing
             install_timm_masking(spec, model)
     else:
         model = _hf_model(spec, folder if spec.pretrained else None)

@@ -30,7 +30,7 @@ class ModelSpec:
     layers: tuple[str, ...] | None = None  # None: the architecture's default layers
     units: tuple[str, ...] = ("cls",)  # unit kinds, the architecture's default first
     preprocessing: str = "paper"
-    mask_ratio: float = 0.0
+    mask_ratio: float | None = None  # None: the checkpoint's own (ViTMAE's config), else 0
     pretrained: bool = True
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     hf_config: dict[str, Any] | None = None
@@ -127,8 +127,11 @@ def _units(key: str, entry: Mapping[str, Any], arch: str) -> tuple[str, ...]:
     return tuple(kind for kind in allowed if kind == allowed[0] or kind in listed)
 
 
-def _mask_ratio(key: str, entry: Mapping[str, Any], arch: str) -> float:
-    mask_ratio = float(entry.get("mask_ratio", 0.0) or 0.0)
+def _mask_ratio(key: str, entry: Mapping[str, Any], arch: str) -> float | None:
+    """The entry's `mask_ratio`; None (missing or null) keeps the checkpoint's own value."""
+    if entry.get("mask_ratio") is None:
+        return None
+    mask_ratio = float(entry["mask_ratio"])
     if not 0.0 <= mask_ratio < 1.0:
         raise ConfigError(
             f"models.{key}.mask_ratio is {mask_ratio}; it must be in [0, 1).",
