@@ -47,3 +47,4 @@ rule all:
         all_figures(),
         all_tables(),
         unit_kind_labels(),
+        unit_kind_reliability(),

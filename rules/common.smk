@@ -18,6 +18,7 @@ from plan_config import (
     finetuned_pairs,
     finetuning_conditions,
     random_clip_scorer,
+    unit_kinds,
 )
 from plan_inputs import (
     data_path_problem,
@@ -314,3 +315,21 @@ def unit_kind_labels(wildcards=None):
         for model in ANALYSED
         for kind in model_extra_kinds(model)
     ]
+
+
+def unit_kind_reliability(wildcards=None):
+    """Reliability CSVs of the assessed models' extra kinds (computed labels only); the
+    agreement with the published labels stays with the default kind."""
+    return [
+        f"results/reliability/{PROBE}/{model}.{kind}.csv"
+        for model in reliability_models()
+        for kind in model_extra_kinds(model)
+    ]
+
+
+def reliability_kinds(model):
+    """The unit kinds of ``model`` whose reliability files are produced ([] when none:
+    published labels, or a model outside the analysis)."""
+    if model not in reliability_models():
+        return []
+    return list(unit_kinds(model, config["models"][model]))
