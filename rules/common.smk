@@ -189,6 +189,7 @@ def all_figures():
     if agreement_models():
         names.append("reproduction_agreement")
     names += reliability_figures()
+    names += unit_kinds_figures()
     return [f"paper/figures/{name}.pdf" for name in names]
 
 
@@ -333,3 +334,24 @@ def reliability_kinds(model):
     if model not in reliability_models():
         return []
     return list(unit_kinds(model, config["models"][model]))
+
+
+def unit_kinds_models():
+    """The paper figures' ViTs (analysis.vits) with kinds beyond the default, labelled here:
+    the models of the unit_kinds figure (none from published labels)."""
+    if PUBLISHED:
+        return []
+    return [m for m in ROLES["vits"] if m in ANALYSED and model_extra_kinds(m)]
+
+
+def unit_kinds_figures():
+    return ["unit_kinds"] if unit_kinds_models() else []
+
+
+def unit_kinds_label_inputs(wildcards=None):
+    """{<model>_<kind>: label CSV} of every kind of the unit_kinds figure's models."""
+    return {
+        f"{model}_{kind}": labels_csv(model) if i == 0 else labels_csv(f"{model}.{kind}")
+        for model in unit_kinds_models()
+        for i, kind in enumerate(unit_kinds(model, config["models"][model]))
+    }
