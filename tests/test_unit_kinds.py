@@ -233,10 +233,23 @@ def test_snakemake_writes_every_kind_of_tiny_vit_and_keeps_its_cls_file(tmp_path
     assert [r for r, w in jobs if r == "dump_activations_patch_mean_mlp"] == [
         "dump_activations_patch_mean_mlp"
     ]
+    assessed = [w for rule, w in jobs if rule == "assess_labels"]
+    assert any("kind_suffix=.mlp" in w for w in assessed), assessed  # reliability per kind
+    assert any("kind_suffix=.patch_mean" in w for w in assessed), assessed
+    assert any(rule == "plot_unit_kinds" for rule, _ in jobs)
 
     acts, labs = work / "results" / "activations" / "test", work / "results" / "labels" / "test"
     targets = [f"results/labels/test/tiny_vit{s}.csv" for s in ("", ".mlp", ".patch_mean")]
+    targets += ["results/reliability/test/tiny_vit.mlp.csv", "paper/figures/unit_kinds.pdf"]
     run_snakemake(work, "--configfile", "kinds.yaml", "--cores", "2", *targets, timeout=900)
+    reliability = pd.read_csv(work / "results/reliability/test/tiny_vit.mlp.csv")
+    assert len(reliability) == 2 * 4 * embed  # every mlp unit of both layers assessed
+    assert (work / "results/reliability/test/tiny_vit.mlp_boot.nc").is_file()
+    figure = pd.read_csv(work / "paper/figures/unit_kinds.csv")
+    assert set(figure["kind"]) == {"cls", "patch_mean", "mlp"}
+    assert set(figure["model"]) == {"tiny_vit"}  # tiny_vit_ft lists the default kind only
+    widths = figure.drop_duplicates(["kind", "layer"]).groupby("kind")["n_units"].max()
+    assert widths.to_dict() == {"cls": embed, "mlp": 4 * embed, "patch_mean": embed}
     for kind, width in (("mlp", 4 * embed), ("patch_mean", embed)):
         values, attrs, n_units = _activations(acts / f"tiny_vit.{kind}.nc")
         assert n_units == [width, width] and attrs["units"] == kind
@@ -259,8 +272,12 @@ def test_paper_config_plans_the_mlp_jobs_and_published_mode_none(tmp_path):
     assert [w.split("model=")[1].split(",")[0] for w in dumps] == ["clip", "dinov2", "mae", "vit"]
     labels = [w for rule, w in jobs if rule == "label_units" and "kind_suffix=.mlp" in w]
     assert len(labels) == 4
+    assessed = [w for rule, w in jobs if rule == "assess_labels" and "kind_suffix=.mlp" in w]
+    assert len(assessed) == 4  # reliability of every mlp label file
+    assert [rule for rule, _ in jobs if rule == "plot_unit_kinds"] == ["plot_unit_kinds"]
     published = run_snakemake(work, "-n", "--cores", "all", "--configfile", "config/published.yaml")
-    assert ".mlp" not in published.stdout + published.stderr
+    text = published.stdout + published.stderr
+    assert ".mlp" not in text and "plot_unit_kinds" not in text and "assess_labels" not in text
 
 
 # -- analysis and figure per kind --------------------------------------------------------------
