@@ -328,12 +328,18 @@ def unit_kind_reliability(wildcards=None):
     ]
 
 
-def reliability_kinds(model):
-    """The unit kinds of ``model`` whose reliability files are produced ([] when none:
-    published labels, or a model outside the analysis)."""
+def kind_reliability_csv(model, kind=None):
+    """The reliability CSV of ``model``'s default units (``kind`` None or the default kind)
+    or of its extra kind ``kind``, when rule assess_labels produces it, else [] (published
+    labels, a model outside the analysis, a kind the model does not list)."""
     if model not in reliability_models():
         return []
-    return list(unit_kinds(model, config["models"][model]))
+    kinds = unit_kinds(model, config["models"][model])
+    if kind is None or kind == kinds[0]:
+        return f"results/reliability/{PROBE}/{model}.csv"
+    if kind in kinds:
+        return f"results/reliability/{PROBE}/{model}.{kind}.csv"
+    return []
 
 
 def unit_kinds_models():
