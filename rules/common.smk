@@ -357,7 +357,9 @@ def unit_kinds_figures():
 def unit_kinds_label_inputs(wildcards=None):
     """{<model>_<kind>: label CSV} of every kind of the unit_kinds figure's models."""
     return {
-        f"{model}_{kind}": labels_csv(model) if i == 0 else labels_csv(f"{model}.{kind}")
+        f"{model}_{kind}": (
+            labels_csv(model) if i == 0 else labels_csv(f"{model}.{kind}")
+        )
         for model in unit_kinds_models()
         for i, kind in enumerate(unit_kinds(model, config["models"][model]))
     }
