@@ -301,6 +301,6 @@ def test_published_labels_run_to_the_paper(tmp_path):
     # the unit kinds' appendix section is there and says why its figure is not
     section = flat.split("Beyond the CLS token", 1)[1]
     assert "Not available in this configuration" in section[:300], section[:300]
-    assert "unit_kinds" in section[:800], section[:800]
+    assert "only the CLS token" in section[:800], section[:800]
     sidecar = (figures / "finetuning_category_shares.csv.provenance.json").read_text()
     assert "random_clip_scorer" not in sidecar
