@@ -48,3 +48,4 @@ rule all:
         all_figures(),
         all_tables(),
         unit_kind_labels(),
+        unit_kind_reliability(),

@@ -17,6 +17,7 @@ from plan_config import (
     extra_unit_kinds,
     finetuned_pairs,
     finetuning_conditions,
+    unit_kinds,
 )
 from plan_inputs import (
     data_path_problem,
@@ -157,11 +158,9 @@ ATLAS = "atlas/published" if PUBLISHED else f"atlas/{PROBE}"
 
 def reliability_csv(model, kind=None):
     """The reliability CSV of a model's default units (``kind=None``) or of its extra unit
-    kind, when the workflow produces it (rule assess_labels), else []: an atlas page takes it
+    kind, when the workflow produces it (assess_labels), else []: an atlas page takes it
     when there is one and otherwise shows no q/stability."""
-    if kind is None and model in reliability_models():
-        return f"results/reliability/{PROBE}/{model}.csv"
-    return []
+    return kind_reliability_csv(model, kind)
 
 
 def atlas_page_inputs(wildcards):
@@ -249,6 +248,7 @@ def all_figures():
     if agreement_models():
         names.append("reproduction_agreement")
     names += reliability_figures()
+    names += unit_kinds_figures()
     return [f"paper/figures/{name}.pdf" for name in names]
 
 
@@ -407,3 +407,50 @@ def final_layer_checks(wildcards=None):
 
 def final_layer_tables():
     return ["final_layer"] if FINAL_LAYER else []
+
+
+def unit_kind_reliability(wildcards=None):
+    """Reliability CSVs of the assessed models' extra kinds (computed labels only); the
+    agreement with the published labels stays with the default kind."""
+    return [
+        f"results/reliability/{PROBE}/{model}.{kind}.csv"
+        for model in reliability_models()
+        for kind in model_extra_kinds(model)
+    ]
+
+
+def kind_reliability_csv(model, kind=None):
+    """The reliability CSV of ``model``'s default units (``kind`` None or the default kind)
+    or of its extra kind ``kind``, when assess_labels produces it, else [] (published
+    labels, a model outside the analysis, a kind the model does not list)."""
+    if model not in reliability_models():
+        return []
+    kinds = unit_kinds(model, config["models"][model])
+    if kind is None or kind == kinds[0]:
+        return f"results/reliability/{PROBE}/{model}.csv"
+    if kind in kinds:
+        return f"results/reliability/{PROBE}/{model}.{kind}.csv"
+    return []
+
+
+def unit_kinds_models():
+    """The paper figures' ViTs (analysis.vits) with kinds beyond the default, labelled here:
+    the models of the unit_kinds figure (none from published labels)."""
+    if PUBLISHED:
+        return []
+    return [m for m in ROLES["vits"] if m in ANALYSED and model_extra_kinds(m)]
+
+
+def unit_kinds_figures():
+    return ["unit_kinds"] if unit_kinds_models() else []
+
+
+def unit_kinds_label_inputs(wildcards=None):
+    """{<model>_<kind>: label CSV} of every kind of the unit_kinds figure's models."""
+    return {
+        f"{model}_{kind}": (
+            labels_csv(model) if i == 0 else labels_csv(f"{model}.{kind}")
+        )
+        for model in unit_kinds_models()
+        for i, kind in enumerate(unit_kinds(model, config["models"][model]))
+    }

@@ -324,3 +324,35 @@ rule plot_finetuning_concepts_per_layer:
         conditions=FINETUNING_CONDITIONS,
     script:
         "../scripts/plot_finetuning_concepts_per_layer.py"
+
+
+# the unit kinds of each ViT layer by layer (models.<key>.units; computed labels only)
+rule plot_unit_kinds:
+    input:
+        **unit_kinds_label_inputs(),
+        categories=f"results/categories/{CONCEPTS}.csv",
+    output:
+        pdf=report(
+            "paper/figures/unit_kinds.pdf",
+            caption="../report/unit_kinds.rst",
+            category="Unit kinds",
+        ),
+        png="paper/figures/unit_kinds.png",
+        csv="paper/figures/unit_kinds.csv",
+    log:
+        "logs/plot_unit_kinds.log",
+    benchmark:
+        "results/benchmarks/plot_unit_kinds.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        kinds={
+            model: list(unit_kinds(model, config["models"][model]))
+            for model in unit_kinds_models()
+        },
+    script:
+        "../scripts/plot_unit_kinds.py"

@@ -3,19 +3,22 @@
 # Needs activations: with published labels (no probe images) none of these rules run.
 
 
+# {kind_suffix}: "" for a model's default unit kind, ".K" for kind K (as label_units)
 rule assess_labels:
     input:
-        activations="results/activations/{probe}/{model}.nc",
+        activations="results/activations/{probe}/{model}{kind_suffix}.nc",
         images=f"results/clip/{{probe}}/{CLIP}.nc",
         concepts_emb=f"results/clip/concepts/{CONCEPTS}/{CLIP}.nc",
         concepts=f"resources/concepts/{CONCEPTS}.txt",
     output:
-        csv="results/reliability/{probe}/{model}.csv",
-        boot="results/reliability/{probe}/{model}_boot.nc",
+        csv="results/reliability/{probe}/{model}{kind_suffix}.csv",
+        boot="results/reliability/{probe}/{model}{kind_suffix}_boot.nc",
     log:
-        "logs/assess_labels/{probe}/{model}.log",
+        "logs/assess_labels/{probe}/{model}{kind_suffix}.log",
     benchmark:
-        "results/benchmarks/assess_labels/{probe}/{model}.tsv"
+        "results/benchmarks/assess_labels/{probe}/{model}{kind_suffix}.tsv"
+    wildcard_constraints:
+        kind_suffix=KIND_SUFFIX_PATTERN,
     conda:
         "../envs/torch.yaml"
     threads: 8

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from vitconcepts.device import resolve_device
-from vitconcepts.labeling import EmbeddingSimilarity, log_memory_plan, memory_plan, soft_wpmi
+from vitconcepts.labeling import (
+    EmbeddingSimilarity,
+    log_memory_plan,
+    memory_plan,
+    soft_wpmi,
+    top_image_indices,
+)
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -22,6 +28,54 @@ def test_memory_plan_at_paper_size_fits_its_budget(capsys):
     assert 1 <= plan["unit_block"] <= 768 and 1 <= plan["concept_chunk"] <= 20_000
     log_memory_plan(torch.device("cpu"), 1000, 200, 64, 16)
     assert "memory bound" in capsys.readouterr().out
+
+
+VIT_B_MLP = {"n_images": 113_305, "n_concepts": 20_000, "n_units": 3_072, "dim": 512}
+
+
+@pytest.mark.parametrize("free_gb", [4, 8, 24, 80, 141])
+def test_memory_plan_of_a_vit_b_mlp_layer_at_paper_size_fits_a_gpu(monkeypatch, free_gb, capsys):
+    """3,072 MLP units a layer over the paper's probe and 20k concepts: the printed bound is
+    within the budget of a 4 GB GPU and up, and the layer itself stays on the host (the
+    top-k search moves one block at a time). Nothing is allocated: the free memory is set."""
+    free = free_gb * 10**9
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, free))
+    cuda = torch.device("cuda")
+    plan = log_memory_plan(cuda, **VIT_B_MLP)
+    assert plan["budget"] == free // 2 and plan["fits"] == 1.0
+    assert plan["total"] <= plan["budget"], plan
+    assert plan["activations"] <= 64 << 20  # one top-k block, not the 1.39 GB layer
+    assert plan["scores"] == 4 * 3_072 * 20_000
+    assert plan["top_k_indices"] == 8 * 3 * 3_072 * 100
+    # the softmax chunk holds every unique top-k row (all 113,305 images) x the chunk
+    assert plan["softmax_chunk"] == 4 * 113_305 * (plan["concept_chunk"] + 512)
+    assert 1 <= plan["unit_block"] <= 3_072 and 1 <= plan["concept_chunk"] <= 8_192
+    out = capsys.readouterr().out
+    assert "113305 images x 20000 concepts x 3072 units" in out and "WARNING" not in out
+
+
+def test_memory_plan_warns_when_its_bound_exceeds_the_budget(monkeypatch, capsys):
+    """A dense method at paper size needs the 9 GB similarity matrix (and a copy): on a
+    16 GB GPU that exceeds half the free memory, and the log says so with a fix."""
+    free = 16 * 10**9
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, free))
+    plan = log_memory_plan(torch.device("cuda"), **VIT_B_MLP, dense=True)
+    assert plan["similarity"] == 2 * 4 * 113_305 * 20_000 and plan["fits"] == 0.0
+    out = capsys.readouterr().out
+    assert "WARNING: the bound exceeds the budget" in out and "soft_wpmi" in out
+
+
+def test_cpu_memory_plan_counts_the_layer_read_into_host_memory(monkeypatch):
+    monkeypatch.setattr("vitconcepts.labeling._tiling.free_memory_bytes", lambda device: 12 * 10**9)
+    plan = memory_plan(torch.device("cpu"), **VIT_B_MLP)
+    assert plan["activations"] == 4 * 113_305 * 3_072 and plan["total"] <= plan["budget"]
+
+
+def test_top_image_indices_in_blocks_on_a_device_equal_one_topk(monkeypatch):
+    monkeypatch.setattr("vitconcepts.labeling._similarity.TOPK_BLOCK_BYTES", 300 * 4 * 8)
+    acts = torch.randn(300, 50, generator=torch.Generator().manual_seed(0))
+    expect = torch.topk(acts, k=7, dim=0).indices.T
+    torch.testing.assert_close(top_image_indices(acts, 7, "cpu"), expect)
 
 
 def test_auto_device_falls_back_to_cpu_without_cuda(monkeypatch):

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import xarray as xr
@@ -232,10 +233,23 @@ def test_snakemake_writes_every_kind_of_tiny_vit_and_keeps_its_cls_file(tmp_path
     assert [r for r, w in jobs if r == "dump_activations_patch_mean_mlp"] == [
         "dump_activations_patch_mean_mlp"
     ]
+    assessed = [w for rule, w in jobs if rule == "assess_labels"]
+    assert any("kind_suffix=.mlp" in w for w in assessed), assessed  # reliability per kind
+    assert any("kind_suffix=.patch_mean" in w for w in assessed), assessed
+    assert any(rule == "plot_unit_kinds" for rule, _ in jobs)
 
     acts, labs = work / "results" / "activations" / "test", work / "results" / "labels" / "test"
     targets = [f"results/labels/test/tiny_vit{s}.csv" for s in ("", ".mlp", ".patch_mean")]
+    targets += ["results/reliability/test/tiny_vit.mlp.csv", "paper/figures/unit_kinds.pdf"]
     run_snakemake(work, "--configfile", "kinds.yaml", "--cores", "2", *targets, timeout=900)
+    reliability = pd.read_csv(work / "results/reliability/test/tiny_vit.mlp.csv")
+    assert len(reliability) == 2 * 4 * embed  # every mlp unit of both layers assessed
+    assert (work / "results/reliability/test/tiny_vit.mlp_boot.nc").is_file()
+    figure = pd.read_csv(work / "paper/figures/unit_kinds.csv")
+    assert set(figure["kind"]) == {"cls", "patch_mean", "mlp"}
+    assert set(figure["model"]) == {"tiny_vit"}  # tiny_vit_ft lists the default kind only
+    widths = figure.drop_duplicates(["kind", "layer"]).groupby("kind")["n_units"].max()
+    assert widths.to_dict() == {"cls": embed, "mlp": 4 * embed, "patch_mean": embed}
     for kind, width in (("mlp", 4 * embed), ("patch_mean", embed)):
         values, attrs, n_units = _activations(acts / f"tiny_vit.{kind}.nc")
         assert n_units == [width, width] and attrs["units"] == kind
@@ -258,5 +272,78 @@ def test_paper_config_plans_the_mlp_jobs_and_published_mode_none(tmp_path):
     assert [w.split("model=")[1].split(",")[0] for w in dumps] == ["clip", "dinov2", "mae", "vit"]
     labels = [w for rule, w in jobs if rule == "label_units" and "kind_suffix=.mlp" in w]
     assert len(labels) == 4
+    assessed = [w for rule, w in jobs if rule == "assess_labels" and "kind_suffix=.mlp" in w]
+    assert len(assessed) == 4  # reliability of every mlp label file
+    assert [rule for rule, _ in jobs if rule == "plot_unit_kinds"] == ["plot_unit_kinds"]
     published = run_snakemake(work, "-n", "--cores", "all", "--configfile", "config/published.yaml")
-    assert ".mlp" not in published.stdout + published.stderr
+    text = published.stdout + published.stderr
+    assert ".mlp" not in text and "plot_unit_kinds" not in text and "assess_labels" not in text
+
+
+# -- analysis and figure per kind --------------------------------------------------------------
+def _labels(path, layers):
+    """A label CSV: ``layers`` is a list of (descriptions, similarities) per layer."""
+    from vitconcepts.formats import write_labels
+
+    rows = [
+        (f"blocks.{li}", u, desc, sim, "[0 1]")
+        for li, (descs, sims) in enumerate(layers)
+        for u, (desc, sim) in enumerate(zip(descs, sims, strict=True))
+    ]
+    frame = pd.DataFrame(rows, columns=["layer", "unit", "description", "similarity", "images"])
+    return write_labels(frame, path)
+
+
+def _kind_inputs(tmp_path):
+    categories = tmp_path / "categories.csv"
+    categories.write_text(
+        "concept,category,source\nred,colors,lexicon\nblue,colors,lexicon\n"
+        "car,objects and machines,wordnet\ndog,natural elements and organisms,wordnet\n"
+    )
+    cls = _labels(
+        tmp_path / "m.csv",
+        [
+            (["red", "red", "blue", "car"], [1, 2, 3, 4]),
+            (["car", "dog", "car", "dog"], [4, 3, 2, 1]),
+        ],
+    )
+    mlp = _labels(
+        tmp_path / "m.mlp.csv",
+        [(["red", "blue", "car", "dog"] * 2, range(8)), (["car"] * 8, range(8))],
+    )
+    return {"m": {"cls": cls, "mlp": mlp}}, categories
+
+
+def test_unit_kind_measures_use_the_paper_definitions_per_kind(tmp_path):
+    from vitconcepts.analysis import category_shares, concepts_per_layer, unit_kind_measures
+
+    labels, categories = _kind_inputs(tmp_path)
+    table = unit_kind_measures(labels, categories)
+    counts = table.drop_duplicates(["model", "kind", "layer"]).set_index(["kind", "layer"])
+    # cls layer 0: above the median 2.5 are blue (3) and car (4): 2 distinct of 2 units
+    assert counts.loc[("cls", 0), ["n_units", "n_above_median", "n_concepts"]].tolist() == [4, 2, 2]
+    # mlp layer 0: the 4 units above 3.5 are car, dog, red, blue: 4 distinct; layer 1: car only
+    assert counts.loc[("mlp", 0), "n_concepts"] == 4 and counts.loc[("mlp", 1), "n_concepts"] == 1
+    # the same numbers as the paper's functions on each file alone
+    for kind, csv in labels["m"].items():
+        alone = concepts_per_layer({"m": csv})["n_concepts"].tolist()
+        assert counts.xs(kind)["n_concepts"].tolist() == alone
+        shares = category_shares({"m": csv}, categories)
+        mine = table[table["kind"] == kind][["layer", "category", "share"]]
+        np.testing.assert_allclose(mine["share"], shares["share"])
+    colors = table[(table.kind == "mlp") & (table.layer == 0) & (table.category == "colors")]
+    assert colors["share"].item() == 0.5  # red, blue of red, blue, car, dog above the mean
+
+
+def test_unit_kinds_figure_writes_pdf_png_and_its_source_csv(tmp_path):
+    from vitconcepts.figures import plot_unit_kinds
+
+    labels, categories = _kind_inputs(tmp_path)
+    out = tmp_path / "fig" / "unit_kinds.pdf"
+    with pytest.warns(UserWarning, match="absent"):
+        plot_unit_kinds(labels, categories, ["m", "absent"], out)
+    assert out.is_file() and out.with_suffix(".png").is_file()
+    source = pd.read_csv(out.with_suffix(".csv"))
+    assert set(source["kind"]) == {"cls", "mlp"} and set(source["model"]) == {"m"}
+    row = source[(source.kind == "mlp") & (source.layer == 1)].iloc[0]
+    assert row["concepts_per_unit"] == 1 / 4  # 1 distinct label over the 4 units above median

@@ -296,6 +296,11 @@ def test_published_labels_run_to_the_paper(tmp_path):
     text = subprocess.run(
         ["pdftotext", str(workdir / "paper/main.pdf"), "-"], capture_output=True, text=True
     ).stdout
-    assert "Not available in this configuration" in " ".join(text.split())
+    flat = " ".join(text.split())
+    assert "Not available in this configuration" in flat
+    # the unit kinds' appendix section is there and says why its figure is not
+    section = flat.split("Beyond the CLS token", 1)[1]
+    assert "Not available in this configuration" in section[:300], section[:300]
+    assert "only the CLS token" in section[:800], section[:800]
     sidecar = (figures / "finetuning_category_shares.csv.provenance.json").read_text()
     assert "random_clip_scorer" not in sidecar

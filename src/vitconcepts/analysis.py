@@ -43,6 +43,7 @@ from .formats import read_labels
 
 __all__ = [
     "MISSING_POLICIES",
+    "UNIT_KIND_COLUMNS",
     "category_shares",
     "concepts_per_layer",
     "count_concepts",
@@ -50,6 +51,7 @@ __all__ = [
     "finetuning_concepts_per_layer",
     "layer_category_shares",
     "load_categories",
+    "unit_kind_measures",
 ]
 
 log = logging.getLogger(__name__)
@@ -198,6 +200,42 @@ def category_shares(
                 rows.append((model, layer, category, share))
     table = pd.DataFrame(rows, columns=["model", "layer", "category", "share"])
     return _write(table, out_csv)
+
+
+#: Columns of :func:`unit_kind_measures`.
+UNIT_KIND_COLUMNS = ["model", "kind", "layer", "n_units", "n_above_median", "n_concepts"]
+UNIT_KIND_COLUMNS += ["category", "share"]
+
+
+def unit_kind_measures(
+    label_csvs: Mapping[str, Mapping[str, PathLike]],
+    categories_csv: PathLike,
+    out_csv: PathLike | None = None,
+    missing: str = "ignore",
+) -> pd.DataFrame:
+    """Concepts per layer and category shares of every unit kind of every model, by the
+    definitions above (median and mean thresholds, distinct descriptions, shares of the
+    units above the mean), one row per ``model, kind, layer, category``.
+
+    ``label_csvs`` is ``{model: {kind: label CSV}}`` (``cls`` = the model's default file,
+    ``mlp`` = ``{model}.mlp.csv``, ...). Columns :data:`UNIT_KIND_COLUMNS`: ``n_units`` (the
+    layer's units), ``n_above_median`` (units strictly above the median similarity, among
+    which ``n_concepts`` distinct labels are counted) and the category ``share`` (0-1).
+    Kinds differ in width (3,072 ``mlp`` units against 768 ``cls`` units a ViT-B layer), so
+    ``n_concepts / n_above_median`` is the comparable figure.
+    """
+    mapping = load_categories(categories_csv)
+    rows = []
+    for model, kinds in label_csvs.items():
+        for kind, csv in kinds.items():
+            frame = read_labels(csv)
+            counts = count_concepts(frame)
+            for layer, units in _layers(frame):
+                above = int((units["similarity"] > units["similarity"].median()).sum())
+                shares = layer_category_shares(units, mapping, missing)
+                head = (model, kind, layer, len(units), above, counts[layer])
+                rows += [(*head, category, share) for category, share in shares.items()]
+    return _write(pd.DataFrame(rows, columns=UNIT_KIND_COLUMNS), out_csv)
 
 
 def _concepts_by_layer(rows: pd.DataFrame) -> np.ndarray:

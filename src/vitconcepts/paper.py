@@ -39,6 +39,7 @@ KNOWN_FIGURES: tuple[str, ...] = (
     "concepts_per_layer_ci",
     "category_shares_ci",
     "category_shares_significant",
+    "unit_kinds",
 )
 #: Tables that main.tex places in its sections.
 KNOWN_TABLES: tuple[str, ...] = (

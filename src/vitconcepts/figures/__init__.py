@@ -20,8 +20,8 @@ no data left raises :class:`~vitconcepts.errors.InputDataError`.
 The package by stage: :mod:`~vitconcepts.figures.inputs` (reading the input CSVs, share
 tables, writing a figure's source CSV), :mod:`~vitconcepts.figures.drawing` (layer axis,
 line styles, stacked bars, legends), :mod:`~vitconcepts.figures.per_layer`,
-:mod:`~vitconcepts.figures.finetuning`, :mod:`~vitconcepts.figures.example_units` and
-:mod:`~vitconcepts.figures.reproduction`.
+:mod:`~vitconcepts.figures.finetuning`, :mod:`~vitconcepts.figures.example_units`,
+:mod:`~vitconcepts.figures.reproduction` and :mod:`~vitconcepts.figures.unit_kinds`.
 """
 
 from vitconcepts.figures.example_units import plot_example_units
@@ -50,6 +50,7 @@ from vitconcepts.figures.reliability import (
     plot_reliability,
 )
 from vitconcepts.figures.reproduction import plot_reproduction_agreement
+from vitconcepts.figures.unit_kinds import plot_unit_kinds
 
 __all__ = [
     "COMPLEXITY_LABELS",
@@ -73,4 +74,5 @@ __all__ = [
     "plot_reliability",
     "plot_reproduction_agreement",
     "plot_score_histograms",
+    "plot_unit_kinds",
 ]

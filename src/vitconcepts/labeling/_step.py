@@ -34,7 +34,7 @@ from ._inputs import (
     read_layer_checked,
     scorer_note,
 )
-from ._similarity import LAZY_METHODS, METHODS, EmbeddingSimilarity
+from ._similarity import LAZY_METHODS, METHODS, EmbeddingSimilarity, top_image_indices
 from ._tiling import log_memory_plan
 
 log = logging.getLogger(__name__)
@@ -77,16 +77,27 @@ def check_counts(params: dict[str, Any], n_top_images: int, n_samples: int) -> N
         )
 
 
-def probe_similarity(inputs: LabelingInputs, method: str, dev: torch.device) -> Any:
-    """The ``[images, concepts]`` similarity: lazy rows for the top-k methods, else dense."""
+def probe_similarity(
+    inputs: LabelingInputs, method: str, dev: torch.device, params: dict[str, Any] | None = None
+) -> Any:
+    """The ``[images, concepts]`` similarity: lazy rows for the top-k methods, else dense.
+    Prints the memory plan of the widest layer first (``params``: the method's, for top_k)."""
     image_t, concept_t = torch.from_numpy(inputs.image_emb), torch.from_numpy(inputs.concept_emb)
     if dev.type != "cpu":  # the embeddings are small: the similarity rows are computed there
         image_t, concept_t = image_t.to(dev), concept_t.to(dev)
     n_samples, dim = inputs.image_emb.shape
-    log_memory_plan(dev, n_samples, len(inputs.concepts), int(inputs.n_units.max()), dim)
+    top_k = (params or {}).get("top_k", _default_top_k(method))
+    n_units = int(inputs.n_units.max())
+    dense = method not in LAZY_METHODS
+    log_memory_plan(dev, n_samples, len(inputs.concepts), n_units, dim, int(top_k), dense)
     if method in LAZY_METHODS:  # only top-k rows are read: never build the [N, C] matrix
         return EmbeddingSimilarity(image_t, concept_t)
     return image_t @ concept_t.T  # [N, C]
+
+
+def _default_top_k(method: str) -> int:
+    default = inspect.signature(METHODS[method]).parameters.get("top_k")
+    return int(default.default) if default is not None else 1
 
 
 def layer_activations(activations_nc: str | Path, layer: str, nu: int, n_samples: int):
@@ -115,7 +126,7 @@ def _label_layer(
     """``(concept_index, score, top_images)`` of one layer's real units."""
     scores = score(acts_t).float()
     best_scores, best_idx = torch.topk(scores, k=n_rank, dim=1)
-    top_imgs = torch.topk(acts_t, k=n_top_images, dim=0).indices.T
+    top_imgs = top_image_indices(acts_t, n_top_images)  # in unit blocks: no copy of the layer
     del scores
     return (
         best_idx.cpu().numpy(),
@@ -221,7 +232,7 @@ def label_units(
     inputs = load_inputs(activations_nc, image_emb_nc, concept_emb_nc, concepts_txt)
     check_counts(params, n_top_images, len(inputs.samples))
     n_rank = int(min(max(1, n_top_concepts), len(inputs.concepts)))
-    similarity = probe_similarity(inputs, method, dev)
+    similarity = probe_similarity(inputs, method, dev, params)
     settings = {
         "method": method,
         "params": params,

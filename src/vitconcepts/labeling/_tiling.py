@@ -39,44 +39,95 @@ def free_memory_bytes(device: torch.device) -> int:
     return int(free * MEMORY_FRACTION)
 
 
+#: Bytes of activations one top-k search moves to the device at once (a unit block of the
+#: host-side layer; see ``top_image_indices``).
+TOPK_BLOCK_BYTES = 64 << 20
+
+
+def fixed_bytes(
+    n_images: int,
+    n_concepts: int,
+    n_units: int,
+    dim: int,
+    top_k: int,
+    itemsize: int = 4,
+    dense: bool = False,
+) -> dict[str, float]:
+    """The parts of one layer's labeling that do not shrink with the tiles (bytes on the
+    device): ``embeddings``, ``similarity`` (the ``[images, concepts]`` matrix and its working
+    copy, dense methods only; the top-k methods compute rows on demand), ``activations``
+    (the layer for dense methods; one top-k search block for the others: the layer stays on
+    the host), ``top_k_indices`` (each unit's top-k rows as int64 indices, their inverse and
+    a transposed copy) and ``scores`` (``[units, concepts]``)."""
+    layer = float(itemsize) * n_images * n_units
+    return {
+        "embeddings": float(itemsize) * (n_images + n_concepts) * dim,
+        "similarity": 2.0 * itemsize * n_images * n_concepts if dense else 0.0,
+        "activations": 2.0 * layer if dense else min(layer, float(TOPK_BLOCK_BYTES)),
+        "top_k_indices": 0.0 if dense else 8.0 * 3 * n_units * top_k,
+        "scores": float(itemsize) * n_units * n_concepts,
+    }
+
+
 def memory_plan(
-    device: torch.device, n_images: int, n_concepts: int, n_units: int, dim: int, top_k: int = 100
+    device: torch.device,
+    n_images: int,
+    n_concepts: int,
+    n_units: int,
+    dim: int,
+    top_k: int = 100,
+    dense: bool = False,
 ) -> dict[str, float]:
     """Bytes one ``label_units`` layer plans to hold on ``device`` (float32), worst case.
 
-    ``embeddings`` (images + concepts), ``activations`` (one layer), ``scores``
-    (``[units, concepts]``), ``softmax_chunk`` (rows of the unique top-k images x one concept
-    chunk) and ``tiles``; ``budget`` is what the block planner may use (free x fraction).
+    :func:`fixed_bytes`, then ``softmax_chunk`` (the unique top-k image rows x one concept
+    chunk, with the embedding rows they are computed from) and ``tiles``; ``budget`` is what
+    one call may use (free x fraction). The tiles are sized to what the fixed parts leave of
+    the budget, so ``total <= budget`` whenever the fixed parts fit in it (``fits``).
     """
     budget = free_memory_bytes(device)
     rows = min(n_images, n_units * top_k)
-    unit_block, chunk = plan_blocks(n_units, n_concepts, rows, 4, device)
-    plan = {
-        "embeddings": 4.0 * (n_images + n_concepts) * dim,
-        "activations": 4.0 * n_images * n_units,
-        "scores": 4.0 * n_units * n_concepts,
-        "softmax_chunk": 4.0 * rows * chunk,
-        "tiles": 4.0 * 3 * unit_block * chunk,
-    }
+    plan = fixed_bytes(n_images, n_concepts, n_units, dim, top_k, 4, dense)
+    if device.type == "cpu":  # the layer read from the file is on the device itself
+        plan["activations"] = max(plan["activations"], 4.0 * n_images * n_units)
+    # with the embedding rows each softmax chunk is computed from
+    reserved = sum(plan.values()) + (0.0 if dense else 4.0 * rows * dim)
+    unit_block, chunk = plan_blocks(n_units, n_concepts, rows, 4, device, reserved=reserved)
+    plan["softmax_chunk"] = 0.0 if dense else 4.0 * rows * (chunk + dim)
+    plan["tiles"] = 0.0 if dense else 4.0 * 3 * unit_block * chunk
     plan["total"] = sum(plan.values())
     plan["budget"] = float(budget)
+    plan["fits"] = float(plan["total"] <= budget)
     plan["unit_block"], plan["concept_chunk"] = float(unit_block), float(chunk)
     return plan
 
 
+_COUNTS = ("unit_block", "concept_chunk", "fits")
+
+
 def log_memory_plan(
-    device: torch.device, n_images: int, n_concepts: int, n_units: int, dim: int
+    device: torch.device,
+    n_images: int,
+    n_concepts: int,
+    n_units: int,
+    dim: int,
+    top_k: int = 100,
+    dense: bool = False,
 ) -> dict[str, float]:
-    """Print :func:`memory_plan` (GB) before labeling starts."""
-    plan = memory_plan(device, n_images, n_concepts, n_units, dim)
-    parts = ", ".join(
-        f"{k} {v / 1e9:.2f} GB" for k, v in plan.items() if k not in ("unit_block", "concept_chunk")
-    )
+    """Print :func:`memory_plan` (GB) before labeling starts; warn when it exceeds the budget."""
+    plan = memory_plan(device, n_images, n_concepts, n_units, dim, top_k, dense)
+    parts = ", ".join(f"{k} {v / 1e9:.2f} GB" for k, v in plan.items() if k not in _COUNTS)
     message = (
         f"label_units on {device}: {n_images} images x {n_concepts} concepts x {n_units} units "
         f"per layer; memory bound {parts}; unit block {int(plan['unit_block'])}, concept chunk "
         f"{int(plan['concept_chunk'])}"
     )
+    if not plan["fits"]:
+        message += (
+            f"; WARNING: the bound exceeds the budget ({MEMORY_FRACTION:.0%} of the free "
+            "memory): free memory on the device, or label on a device with more"
+            + (" (or use a top-k method: soft_wpmi, wpmi)" if dense else "")
+        )
     log.info(message)
     print(message, flush=True)
     return plan
@@ -90,13 +141,17 @@ def plan_blocks(
     device: torch.device,
     block_units: int | None = None,
     concept_chunk: int | None = None,
+    reserved: float = 0.0,
 ) -> tuple[int, int]:
     """(unit block, concept chunk) for tiles of ``n_units x n_concepts`` over ``n_rows`` images.
 
-    Defaults are cache-sized tiles (CPU) or large tiles (CUDA), shrunk when the free memory
-    cannot hold the softmax chunk ``[n_rows, chunk]`` plus three tiles.
+    Defaults are cache-sized tiles (CPU) or large tiles (CUDA), shrunk when what the budget
+    leaves after ``reserved`` bytes (the fixed parts, :func:`fixed_bytes`; at least a quarter
+    of the budget is always given to the tiles) cannot hold the softmax chunk
+    ``[n_rows, chunk]`` with its temporary plus three tiles.
     """
-    budget = free_memory_bytes(device)
+    full = free_memory_bytes(device)
+    budget = int(max(full - reserved, full // 4))
     if device.type == "cuda":
         chunk, tile = CUDA_CONCEPT_CHUNK, CUDA_TILE_ELEMENTS
     else:

@@ -95,7 +95,7 @@ def assess_labels(
     dev = resolve_device(device)
     inputs = load_inputs(activations_nc, image_emb_nc, concept_emb_nc, concepts_txt)
     check_counts(params, 1, len(inputs.samples))
-    similarity = probe_similarity(inputs, method, dev)
+    similarity = probe_similarity(inputs, method, dev, params)
     settings = {
         "method": method,
         "params": params,
