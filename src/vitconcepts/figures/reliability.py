@@ -108,6 +108,33 @@ def plot_concepts_per_layer_ci(
     return data
 
 
+def _plot_category_share_panels(
+    data: pd.DataFrame,
+    models: Sequence[str],
+    draw_category,
+    shares_csv: PathLike,
+    out_pdf: PathLike,
+) -> pd.DataFrame:
+    """One panel per model; ``draw_category(ax, d, cat)`` draws category ``cat`` of the
+    model's rows ``d``. Writes the figure and its source CSV."""
+    cats = style.ordered_categories(set(data["category"]))
+    with style.style_context():
+        fig, axes = _model_panels(len(models))
+        for ax, m in zip(axes, models, strict=False):
+            d = data[data["model"] == m]
+            for cat in cats:
+                draw_category(ax, d, cat)
+            ax.set_title(style.model_name(m))
+            layer_axis(ax, d["layer"].unique())
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.set_ylim(0, 1)
+            ax.set_ylabel("share of concepts")
+        category_legend(fig, cats, kind="line")
+        style.save_figure(fig, out_pdf)
+    write_source_csv(data, out_pdf, [shares_csv])
+    return data
+
+
 def plot_category_shares_ci(
     shares_csv: PathLike,
     boot_ncs: Mapping[str, PathLike],
@@ -120,24 +147,13 @@ def plot_category_shares_ci(
     shares = read_checked_csv(shares_csv, SHARES_COLUMNS, "category shares")
     mapping = load_categories(categories_csv)
     data = uncertainty.shares_with_intervals(shares, boot_ncs, mapping, models)
-    cats = style.ordered_categories(set(data["category"]))
-    with style.style_context():
-        fig, axes = _model_panels(len(models))
-        for ax, m in zip(axes, models, strict=False):
-            d = data[data["model"] == m]
-            for cat in cats:
-                dc, color = d[d["category"] == cat], style.category_color(cat)
-                ax.fill_between(dc["layer"], dc["low"], dc["high"], color=color, alpha=0.2, lw=0)
-                ax.plot(dc["layer"], dc["share"], marker="o", ms=3, color=color)
-            ax.set_title(style.model_name(m))
-            layer_axis(ax, d["layer"].unique())
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-            ax.set_ylim(0, 1)
-            ax.set_ylabel("share of concepts")
-        category_legend(fig, cats, kind="line")
-        style.save_figure(fig, out_pdf)
-    write_source_csv(data, out_pdf, [shares_csv])
-    return data
+
+    def draw(ax, d: pd.DataFrame, cat: str) -> None:
+        dc, color = d[d["category"] == cat], style.category_color(cat)
+        ax.fill_between(dc["layer"], dc["low"], dc["high"], color=color, alpha=0.2, lw=0)
+        ax.plot(dc["layer"], dc["share"], marker="o", ms=3, color=color)
+
+    return _plot_category_share_panels(data, models, draw, shares_csv, out_pdf)
 
 
 def plot_category_shares_significant(
@@ -152,21 +168,10 @@ def plot_category_shares_significant(
     shares = read_checked_csv(shares_csv, SHARES_COLUMNS, "category shares")
     mapping = load_categories(categories_csv)
     data = uncertainty.shares_by_rule(shares, reliability_csvs, mapping, models)
-    cats = style.ordered_categories(set(data["category"]))
-    with style.style_context():
-        fig, axes = _model_panels(len(models))
-        for ax, m in zip(axes, models, strict=False):
-            d = data[data["model"] == m]
-            for cat in cats:
-                for rule, ls in (("mean", "-"), ("significant", "--")):
-                    dc = d[(d["category"] == cat) & (d["rule"] == rule)]
-                    ax.plot(dc["layer"], dc["share"], ls=ls, color=style.category_color(cat))
-            ax.set_title(style.model_name(m))
-            layer_axis(ax, d["layer"].unique())
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-            ax.set_ylim(0, 1)
-            ax.set_ylabel("share of concepts")
-        category_legend(fig, cats, kind="line")
-        style.save_figure(fig, out_pdf)
-    write_source_csv(data, out_pdf, [shares_csv])
-    return data
+
+    def draw(ax, d: pd.DataFrame, cat: str) -> None:
+        for rule, ls in (("mean", "-"), ("significant", "--")):
+            dc = d[(d["category"] == cat) & (d["rule"] == rule)]
+            ax.plot(dc["layer"], dc["share"], ls=ls, color=style.category_color(cat))
+
+    return _plot_category_share_panels(data, models, draw, shares_csv, out_pdf)
