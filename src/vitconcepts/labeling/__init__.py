@@ -57,6 +57,7 @@ from ._similarity import (
 )
 from ._step import (
     check_counts,
+    finish_step,
     label_units,
     layer_activations,
     method_and_params,
@@ -85,6 +86,7 @@ __all__ = [
     "EmbeddingSimilarity",
     "LabelingInputs",
     "check_counts",
+    "finish_step",
     "cos_similarity",
     "cos_similarity_cubed",
     "file_identity",

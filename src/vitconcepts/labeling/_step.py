@@ -198,6 +198,34 @@ def _fingerprint(settings: dict[str, Any], inputs: LabelingInputs, paths: Sequen
     )
 
 
+def finish_step(
+    writer: ShardedNetCDFWriter,
+    out_csv: Path,
+    step: str,
+    settings: dict[str, Any],
+    activations_nc: str | Path,
+    image_emb_nc: str | Path,
+    concept_emb_nc: str | Path,
+    concepts_txt: str | Path,
+) -> None:
+    """Record a labeling step's provenance (settings, threads, inputs, the random-scorer note
+    if any) in the sidecar of ``out_csv`` and in ``writer``'s file, then finalize that file."""
+    extra = {
+        "step": step,
+        "settings": settings,
+        "threads": torch.get_num_threads(),
+        "activations": str(activations_nc),
+        "image_embeddings": str(image_emb_nc),
+        "concept_embeddings": str(concept_emb_nc),
+        "concepts_sha256": sha256_file(concepts_txt),
+    }
+    note = scorer_note(image_emb_nc, concept_emb_nc)
+    if note:
+        extra["random_clip_scorer"] = note
+    write_sidecar(out_csv, **extra)
+    writer.finalize({"provenance": provenance_json(**extra)})
+
+
 def label_units(
     activations_nc: str | Path,
     image_emb_nc: str | Path,
@@ -257,18 +285,6 @@ def label_units(
         _label_layers(writer, score, inputs, activations_nc, n_rank, n_top_images)
         # every layer is in the partial file: build the CSV from it, then finalize
         out_csv = write_labels(_label_frame(writer.partial_path, inputs), out_csv)
-        extra = {
-            "step": "label_units",
-            "settings": settings,
-            "threads": torch.get_num_threads(),
-            "activations": str(activations_nc),
-            "image_embeddings": str(image_emb_nc),
-            "concept_embeddings": str(concept_emb_nc),
-            "concepts_sha256": sha256_file(concepts_txt),
-        }
-        note = scorer_note(image_emb_nc, concept_emb_nc)
-        if note:
-            extra["random_clip_scorer"] = note
-        write_sidecar(out_csv, **extra)
-        writer.finalize({"provenance": provenance_json(**extra)})
+        paths = (activations_nc, image_emb_nc, concept_emb_nc, concepts_txt)
+        finish_step(writer, out_csv, "label_units", settings, *paths)
     return out_csv

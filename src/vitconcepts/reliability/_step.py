@@ -22,14 +22,14 @@ from ..formats import (
 from ..labeling import (
     check_counts,
     file_identity,
+    finish_step,
     hash_strings,
     layer_activations,
     load_inputs,
     method_and_params,
     probe_similarity,
-    scorer_note,
 )
-from ..provenance import provenance_json, sha256_file, sha256_json, write_sidecar
+from ..provenance import sha256_json
 from ._layer import LayerReliability, assess_layer, unit_frame
 
 log = logging.getLogger(__name__)
@@ -124,18 +124,6 @@ def assess_labels(
             acts = layer_activations(activations_nc, layers[li], nu, len(inputs.samples))
             _write_layer(writer, li, assess_layer(similarity, acts, **options))
         out_csv = write_reliability(_reliability_frame(writer.partial_path), out_csv)
-        extra = {
-            "step": "assess_labels",
-            "settings": settings,
-            "threads": torch.get_num_threads(),
-            "activations": str(activations_nc),
-            "image_embeddings": str(image_emb_nc),
-            "concept_embeddings": str(concept_emb_nc),
-            "concepts_sha256": sha256_file(concepts_txt),
-        }
-        note = scorer_note(image_emb_nc, concept_emb_nc)
-        if note:
-            extra["random_clip_scorer"] = note
-        write_sidecar(out_csv, **extra)
-        writer.finalize({"provenance": provenance_json(**extra)})
+        paths = (activations_nc, image_emb_nc, concept_emb_nc, concepts_txt)
+        finish_step(writer, out_csv, "assess_labels", settings, *paths)
     return out_csv
