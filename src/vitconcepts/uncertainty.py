@@ -20,7 +20,7 @@ resampled probe), so each resample gives a whole curve.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +147,22 @@ def significant_shares(
     return out
 
 
+def _intervals(
+    boot_ncs: Mapping[str, PathLike],
+    models: Sequence[str],
+    bootstrap: Callable[[ReliabilityBoot], np.ndarray],
+    level: float,
+) -> Iterator[tuple[str, int, tuple[int, ...], float, float]]:
+    """Per model, then per index ``(layer, ...)`` of the draws ``bootstrap(boot)``
+    (``[resample, layer, ...]``): ``(model, n_boot, index, low, high)``."""
+    for model in models:
+        boot = read_boot(boot_ncs[model])
+        draws = bootstrap(boot)
+        for index in np.ndindex(draws.shape[1:]):
+            low, high = percentile_interval(draws[(slice(None), *index)], level)
+            yield model, boot.n_boot, index, low, high
+
+
 def concepts_with_intervals(
     concepts: pd.DataFrame,
     boot_ncs: Mapping[str, PathLike],
@@ -158,16 +174,17 @@ def concepts_with_intervals(
     """``model, layer, n_concepts, low, high, n_boot, n_significant_concepts``: the paper's
     counts (``concepts``, the ``concepts_per_layer`` table) with bootstrap intervals and the
     count over significant units."""
-    rows = []
-    for model in models:
-        boot = read_boot(boot_ncs[model])
-        draws = bootstrap_concepts(boot)
-        significant = significant_concepts(read_reliability(reliability_csvs[model]), alpha)
-        paper = concepts[concepts["model"] == model].set_index("layer")["n_concepts"]
-        for layer in range(len(boot.layers)):
-            low, high = percentile_interval(draws[:, layer], level)
-            n = paper.get(layer, np.nan)
-            rows.append((model, layer, n, low, high, boot.n_boot, significant[layer]))
+    rows, significant = [], {}
+    paper = concepts.set_index(["model", "layer"])["n_concepts"].sort_index()
+    for model, n_boot, (layer,), low, high in _intervals(
+        boot_ncs, models, bootstrap_concepts, level
+    ):
+        if model not in significant:  # read once per model, after its bootstrap file
+            significant[model] = significant_concepts(
+                read_reliability(reliability_csvs[model]), alpha
+            )
+        n = paper.get((model, layer), np.nan)
+        rows.append((model, layer, n, low, high, n_boot, significant[model][layer]))
     columns = ["model", "layer", "n_concepts", "low", "high", "n_boot", "n_significant_concepts"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -182,15 +199,11 @@ def shares_with_intervals(
     """``model, layer, category, share, low, high, n_boot``: the paper's shares (``shares``,
     the ``category_shares`` table) with bootstrap intervals."""
     rows = []
-    for model in models:
-        boot = read_boot(boot_ncs[model])
-        draws = bootstrap_shares(boot, mapping)
-        paper = shares[shares["model"] == model].set_index(["layer", "category"])["share"]
-        for layer in range(len(boot.layers)):
-            for ci, category in enumerate(CATEGORIES):
-                low, high = percentile_interval(draws[:, layer, ci], level)
-                share = paper.get((layer, category), np.nan)
-                rows.append((model, layer, category, share, low, high, boot.n_boot))
+    paper = shares.set_index(["model", "layer", "category"])["share"].sort_index()
+    draws = _intervals(boot_ncs, models, lambda boot: bootstrap_shares(boot, mapping), level)
+    for model, n_boot, (layer, ci), low, high in draws:
+        share = paper.get((model, layer, CATEGORIES[ci]), np.nan)
+        rows.append((model, layer, CATEGORIES[ci], share, low, high, n_boot))
     columns = ["model", "layer", "category", "share", "low", "high", "n_boot"]
     return pd.DataFrame(rows, columns=columns)
 
