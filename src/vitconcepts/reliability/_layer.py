@@ -114,23 +114,15 @@ def assess_layer(
     )
 
 
-def label_reliability(
-    similarity: Any,
-    activations: Any,
-    *,
-    method: str = "soft_wpmi",
-    params: dict[str, Any] | None = None,
-    n_null: int = 10,
-    n_boot: int = 20,
-    seed: int = 0,
-    device: DeviceLike = "auto",
-) -> pd.DataFrame:
+def label_reliability(similarity: Any, activations: Any, **options: Any) -> pd.DataFrame:
     """How far each label of one layer can be trusted: one row per unit.
 
     ``similarity`` is ``[images, concepts]`` (a tensor, a numpy array or a
     :class:`~vitconcepts.labeling.EmbeddingSimilarity`), ``activations`` ``[images, units]``;
-    ``method``/``params`` any method of :data:`vitconcepts.labeling.METHODS` and its params,
-    as in ``label_units``; ``device`` as ``labeling.device`` (``auto``: CUDA when present).
+    ``options`` the keywords of :func:`assess_layer` (``method``, ``params``, ``n_null``,
+    ``n_boot``, ``seed``, ``device``, same defaults): ``method``/``params`` any method of
+    :data:`vitconcepts.labeling.METHODS` and its params, as in ``label_units``; ``device`` as
+    ``labeling.device`` (``auto``: CUDA when present).
 
     Columns :data:`FRAME_COLUMNS`: ``unit``; ``concept`` (index of the label on the full
     probe) and ``score``; ``p_null`` (permutation null over ``n_null`` repeats, pooled over
@@ -140,13 +132,4 @@ def label_reliability(
     of resamples with their shares, a cell of :func:`vitconcepts.formats.format_stable_concepts`
     with concept indices). Deterministic for a given ``seed`` and device.
     """
-    return assess_layer(
-        similarity,
-        activations,
-        method=method,
-        params=params,
-        n_null=n_null,
-        n_boot=n_boot,
-        seed=seed,
-        device=device,
-    ).frame()
+    return assess_layer(similarity, activations, **options).frame()
