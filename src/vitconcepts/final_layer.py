@@ -27,6 +27,7 @@ from .agreement import load_concept_embeddings
 from .concepts import read_concepts
 from .errors import InputDataError
 from .formats import read_topk
+from .io_errors import require_columns
 
 PathLike = str | Path
 #: columns of the per-unit CSV (rule check_final_layer)
@@ -162,10 +163,10 @@ def read_final_layer(path: PathLike) -> pd.DataFrame:
         raise InputDataError(
             f"Cannot read the final-layer check {path}: {error}.", "rerun check_final_layer."
         ) from error
-    missing = [c for c in COLUMNS if c not in table.columns]
-    if missing:
-        raise InputDataError(
-            f"The final-layer check {path} lacks the columns {', '.join(missing)}.",
-            "rerun check_final_layer.",
-        )
+    require_columns(
+        table,
+        COLUMNS,
+        lambda missing: f"The final-layer check {path} lacks the columns {', '.join(missing)}.",
+        "rerun check_final_layer.",
+    )
     return table

@@ -12,6 +12,7 @@ the rule that wrote a file (and the durable writes that keep such faults from co
   into an :class:`~vitconcepts.errors.InputDataError` naming the file and that rule.
 * :func:`read_csv` reads a CSV the same way: a missing or unparsable file is named.
 * :func:`require_finite` rejects NaN/inf in data read from a pipeline file.
+* :func:`require_columns` rejects a table read from a pipeline file that lacks columns.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import errno as _errno
 import os
 import re
 import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +247,13 @@ def require_finite(
             f"index {int(np.flatnonzero(bad.ravel())[0])}: {cause}.",
             rerun_fix(path),
         )
+
+
+def require_columns(
+    frame: Any, columns: Iterable[str], message: Callable[[list[str]], str], fix: str
+) -> None:
+    """Raise :class:`InputDataError` (``message(missing)``, ``fix``) when the table ``frame``
+    lacks any of ``columns``; ``missing`` lists them in the order of ``columns``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputDataError(message(missing), fix)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from vitconcepts import style
 from vitconcepts.errors import InputDataError
-from vitconcepts.io_errors import read_csv, rerun_fix
+from vitconcepts.io_errors import read_csv, require_columns, rerun_fix
 
 PathLike = str | Path
 
@@ -31,13 +31,15 @@ def read_checked_csv(path: PathLike, columns: Sequence[str], what: str) -> pd.Da
         f"The {what} file",
         "Run the rule that produces it first (snakemake builds it when asked for the figure).",
     )
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputDataError(
+    require_columns(
+        df,
+        columns,
+        lambda missing: (
             f"The {what} file {path} lacks the column(s) {', '.join(missing)}; "
-            f"expected {', '.join(columns)} (found {', '.join(map(str, df.columns))}).",
-            rerun_fix(path),
-        )
+            f"expected {', '.join(columns)} (found {', '.join(map(str, df.columns))})."
+        ),
+        rerun_fix(path),
+    )
     return df
 
 

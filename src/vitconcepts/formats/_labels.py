@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputDataError
-from ..io_errors import read_csv, rerun_fix
+from ..io_errors import read_csv, require_columns, rerun_fix
 
 PathLike = str | Path
 
@@ -166,13 +166,15 @@ def check_labels(frame: pd.DataFrame, path: PathLike, images: bool = True) -> pd
     :class:`InputDataError` naming the file, the first bad row and the rule that wrote it.
     """
     needed = LABEL_COLUMNS if images else REQUIRED_COLUMNS
-    missing = [column for column in needed if column not in frame.columns]
-    if missing:
-        raise InputDataError(
-            f"Label file {path} lacks column(s) {missing}; found {list(frame.columns)}. "
-            f"Label CSVs need the columns {', '.join(LABEL_COLUMNS)}.",
-            rerun_fix(path),
-        )
+    require_columns(
+        frame,
+        needed,
+        lambda missing: (
+            f"Label file {path} lacks column(s) {missing}; found "
+            f"{list(frame.columns)}. Label CSVs need the columns {', '.join(LABEL_COLUMNS)}."
+        ),
+        rerun_fix(path),
+    )
     if frame.empty:
         raise InputDataError(f"Label file {path} has no rows.", rerun_fix(path))
     frame = frame.copy()

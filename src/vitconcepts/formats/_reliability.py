@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputDataError
-from ..io_errors import open_netcdf
+from ..io_errors import open_netcdf, require_columns
 from ..ncstream import ShardedNetCDFWriter
 
 PathLike = str | Path
@@ -110,12 +110,14 @@ def read_reliability(csv: PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise InputDataError(f"Reliability file {path} does not exist.", "run assess_labels.")
     frame = pd.read_csv(path, keep_default_na=False, dtype={"description": str, "layer": str})
-    missing = [c for c in RELIABILITY_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputDataError(
-            f"Reliability file {path} lacks columns {missing}; found {list(frame.columns)}.",
-            f"regenerate it: snakemake {path} --forcerun assess_labels",
-        )
+    require_columns(
+        frame,
+        RELIABILITY_COLUMNS,
+        lambda missing: (
+            f"Reliability file {path} lacks columns {missing}; found {list(frame.columns)}."
+        ),
+        f"regenerate it: snakemake {path} --forcerun assess_labels",
+    )
     for column in ("score", "p_null", "q_null", "stability"):
         frame[column] = pd.to_numeric(frame[column])
     order = {layer: i for i, layer in enumerate(pd.unique(frame["layer"]))}
