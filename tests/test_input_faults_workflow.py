@@ -155,7 +155,8 @@ def test_image_folder_and_concept_file_changes_are_planned(workflow, tmp_path):
     config = tiny_config(workflow)
     config["probes"] = {"mine": {"parts": [{"kind": "image_folder", "path": str(images)}]}}
     config["probe"] = "mine"
-    config["concept_sets"] = {"mine": {"kind": "file", "path": str(concepts)}}
+    # added beside the tiny sets: the final-layer check still names its class-name set
+    config["concept_sets"]["mine"] = {"kind": "file", "path": str(concepts)}
     config["concept_set"] = "mine"
     cfg = _write(tmp_path / "mine.yaml", config)
     targets = ["resources/probes/mine/index.csv", "resources/concepts/mine.txt"]
