@@ -64,9 +64,18 @@ def test_ruff_is_clean():
 def test_paper_dag_plans_without_network_or_imagenet(workflow_copy):
     result = run_snakemake(workflow_copy, "-n", "--cores", "all")
     jobs = job_counts(result.stdout + result.stderr)
-    for rule in ("download_model", "dump_activations", "label_units"):
-        assert jobs[rule] == PAPER_MODELS, (rule, jobs)
-    for rule in ("prepare_probe", "embed_images", "embed_concepts", "build_paper"):
+    assert jobs["download_model"] == PAPER_MODELS, jobs
+    # one forward pass a model: the four pretrained ViTs also write their mlp units
+    # (units: [cls, mlp]) through their kind set's dump rule, and label both kinds
+    assert jobs["dump_activations"] + jobs["dump_activations_mlp"] == PAPER_MODELS, jobs
+    assert jobs["dump_activations_mlp"] == 4, jobs
+    assert jobs["label_units"] == PAPER_MODELS + 4, jobs
+    assert jobs["assess_labels"] == PAPER_MODELS + 4, jobs
+    for rule in ("prepare_probe", "embed_images", "build_paper"):
+        assert jobs[rule] == 1, (rule, jobs)
+    # the 20k concepts, and the ImageNet class names of the final-layer check (resnet's fc)
+    assert jobs["embed_concepts"] == jobs["concept_set"] == 2, jobs
+    for rule in ("dump_logits", "label_final_layer", "check_final_layer", "table_final_layer"):
         assert jobs[rule] == 1, (rule, jobs)
     assert jobs["plot_appendix"] == PAPER_MODELS
     assert jobs["compare_with_published"] == PAPER_MODELS - 1  # resnet_cub is not published
@@ -90,7 +99,8 @@ def test_published_dag_needs_no_model_or_probe(workflow_copy, tmp_path):
     )
     jobs = job_counts(result.stdout + result.stderr)
     assert jobs["fetch_published_labels"] == 12
-    assert not {"download_model", "dump_activations", "label_units", "prepare_probe"} & set(jobs)
+    computed = {"download_model", "dump_activations", "dump_activations_mlp", "label_units"}
+    assert not (computed | {"prepare_probe", "assess_labels"}) & set(jobs)
     assert "plot_example_units" not in jobs  # no probe images with published labels
     assert not {"assess_labels", "plot_reliability", "table_reliability"} & set(jobs)
     assert (
