@@ -206,7 +206,7 @@ def _write_synthetic_reliability(path: Path, rows, rng) -> None:
     """A reliability CSV for ``rows`` (layer, unit, label, ...): q and stability drawn so that
     about half the units are reliable (q < 0.05, stability >= 0.5); stable concepts the label
     and, for unstable units, a runner-up."""
-    from vitconcepts.formats import format_stable_concepts
+    from vitconcepts.formats import RELIABILITY_COLUMNS, format_stable_concepts, write_reliability
 
     out = []
     for i, (layer, unit, label, score, _) in enumerate(rows):
@@ -216,22 +216,9 @@ def _write_synthetic_reliability(path: Path, rows, rng) -> None:
         if stability < 0.9:
             stable.append((f"other{i % 7}", round(1 - stability, 2)))
         out.append((layer, unit, 0, label, score, q / 2, q, stability, stable))
-    frame = pd.DataFrame(
-        out,
-        columns=[
-            "layer",
-            "unit",
-            "concept",
-            "description",
-            "score",
-            "p_null",
-            "q_null",
-            "stability",
-            "stable_concepts",
-        ],
-    )
+    frame = pd.DataFrame(out, columns=list(RELIABILITY_COLUMNS))
     frame["stable_concepts"] = frame["stable_concepts"].map(format_stable_concepts)
-    frame.to_csv(path, index=False)
+    write_reliability(frame, path)
 
 
 def synthetic_inputs(
