@@ -226,6 +226,40 @@ def check_models(models: dict[str, dict[str, Any]]) -> None:
             )
 
 
+def check_controls(models: dict[str, dict[str, Any]]) -> None:
+    """A `control_of` entry is a random-init copy of another, trained, model entry."""
+    for key, entry in models.items():
+        base = entry.get("control_of")
+        if base is None:
+            continue
+        if base not in models or base == key:
+            raise ConfigError(
+                f"Config key `models.{key}.control_of` names {base!r}, which is not another "
+                "key of `models`.",
+                f"use one of {', '.join(sorted(m for m in models if m != key))}.",
+            )
+        if not entry.get("random_init", False):
+            raise ConfigError(
+                f"Config key `models.{key}.control_of` is set but `models.{key}.random_init` "
+                "is not true: a control is the same architecture with random weights.",
+                f"add `random_init: true` to `models.{key}`.",
+            )
+        if models[base].get("control_of") is not None:
+            raise ConfigError(
+                f"Config key `models.{key}.control_of` names {base!r}, itself a control.",
+                "point `control_of` at the trained model.",
+            )
+
+
+def control_models(config: dict) -> dict[str, str]:
+    """{random-init control: the model it controls}, in config order."""
+    return {
+        key: entry["control_of"]
+        for key, entry in config["models"].items()
+        if entry.get("control_of") is not None
+    }
+
+
 def check_roles(config: dict) -> None:
     """Check that the models named in `analysis` exist."""
     models = config["models"]
@@ -347,6 +381,7 @@ def check_config(config: dict, schema: str | Path | Mapping | None = None) -> No
     _require_key(config, "concept_sets", "concept_set")
     _require_key(config, "clip_models", "clip_model")
     check_models(config["models"])
+    check_controls(config["models"])
     check_roles(config)
     check_clip_models(config)
     check_published(config)
