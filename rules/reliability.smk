@@ -1,5 +1,6 @@
-# How far each label can be trusted (vitconcepts.reliability): a permutation null, bootstrap
-# resamples of the probe and split halves per layer, then the appendix figures and table.
+# How far each label can be trusted (vitconcepts.reliability): held-out validity cross-fitted on
+# split halves with its permutation null, bootstrap resamples of the probe per layer, then the
+# appendix figures and table.
 # Needs activations: with published labels (no probe images) none of these rules run.
 
 
@@ -33,6 +34,7 @@ rule assess_labels:
         n_null=config["reliability"]["n_null"],
         n_boot=config["reliability"]["n_boot"],
         seed=config["reliability"]["seed"],
+        alpha=config["reliability"]["alpha"],
     script:
         "../scripts/assess_labels.py"
 
