@@ -180,6 +180,16 @@ def test_tiny_run_assesses_every_label(tiny_run):
         assert list(frame.columns[: len(RELIABILITY_COLUMNS)]) == list(RELIABILITY_COLUMNS)
         assert len(frame) == len(labels)
         assert frame["p_null"].between(0, 1).all() and frame["stability"].between(0, 1).all()
+        heldout = frame[["heldout_correlation", "heldout_auprc", "auprc_chance"]]
+        assert list(frame.columns[len(RELIABILITY_COLUMNS) - 3 : len(RELIABILITY_COLUMNS)]) == list(
+            heldout.columns
+        )  # the held-out columns end the CSV
+        # 64 images, top_k 8: both halves are large enough, every column is defined
+        # (the correlation too, unless a unit is constant on a half: a dead channel)
+        assert heldout["heldout_auprc"].between(0, 1).all()
+        correlation = heldout["heldout_correlation"]
+        assert correlation.notna().mean() > 0.9 and correlation.dropna().between(-1, 1).all()
+        assert (heldout["auprc_chance"] == 1 / 32).all()  # alpha 0.01 of 32 images: 1 positive
         boot = read_boot(tiny_run / f"results/reliability/test/{model}_boot.nc")
         assert boot.n_boot == 20  # the schema's default
         assert (tiny_run / f"results/reliability/test/{model}.csv.provenance.json").is_file()
@@ -188,11 +198,26 @@ def test_tiny_run_assesses_every_label(tiny_run):
         "concepts_per_layer_ci",
         "category_shares_ci",
         "category_shares_significant",
+        "concepts_per_layer_valid",
+        "category_shares_valid",
+        "heldout_correlation",
     ):
         assert (tiny_run / f"paper/figures/{figure}.pdf").is_file(), figure
         assert (tiny_run / f"paper/figures/{figure}.csv").is_file(), figure
     summary = pd.read_csv(tiny_run / "paper/figures/reliability.csv")
     assert set(summary["model"]) == set(config["models"])
+    heldout = pd.read_csv(tiny_run / "paper/figures/heldout_correlation.csv")
+    assert list(heldout.columns[:5]) == [
+        "model",
+        "layer",
+        "n_units",
+        "n_defined",
+        "median_heldout_correlation",
+    ]
+    assert set(heldout["model"]) == set(config["models"])
+    assert heldout["median_heldout_correlation"].between(-1, 1).all()
+    valid = pd.read_csv(tiny_run / "paper/figures/concepts_per_layer_valid.csv")
+    assert set(valid["rule"]) == {"median", "valid"}
     ci = pd.read_csv(tiny_run / "paper/figures/concepts_per_layer_ci.csv")
     assert (ci["low"] <= ci["high"]).all()
     assert r"\vctablehere{reliability}" in (tiny_run / "paper/generated.tex").read_text()
