@@ -83,6 +83,9 @@ def test_paper_dag_plans_without_network_or_imagenet(workflow_copy):
     expected = {"plot_example_units", "plot_image_complexity", "table_categoriser_agreement"}
     expected |= {"plot_finetuning_category_shares", "plot_finetuning_concepts_per_layer"}
     assert expected <= set(jobs)
+    validity = ("plot_concepts_per_layer_valid", "plot_category_shares_valid")
+    for rule in (*validity, "plot_heldout_correlation"):
+        assert jobs[rule] == 1, (rule, jobs)
     assert not (workflow_copy / "results").exists()
 
 
@@ -103,6 +106,7 @@ def test_published_dag_needs_no_model_or_probe(workflow_copy, tmp_path):
     assert not (computed | {"prepare_probe", "assess_labels"}) & set(jobs)
     assert "plot_example_units" not in jobs  # no probe images with published labels
     assert not {"assess_labels", "plot_reliability", "table_reliability"} & set(jobs)
+    assert not {"plot_heldout_correlation", "plot_category_shares_valid"} & set(jobs)
     assert (
         jobs["plot_finetuning_category_shares"] == jobs["plot_finetuning_concepts_per_layer"] == 1
     )
