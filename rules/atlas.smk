@@ -35,7 +35,7 @@ rule atlas_page:
     benchmark:
         "results/benchmarks/atlas_page/{model}.tsv"
     wildcard_constraints:
-        model=models_pattern(ANALYSED),
+        model=models_pattern(LABELLED),
     conda:
         "../envs/analysis.yaml"
     threads: 1
@@ -47,6 +47,7 @@ rule atlas_page:
         probe=PROBE,
         kind=None,
         other_pages=atlas_other_pages,
+        control_of=lambda wildcards: CONTROLS.get(wildcards.model),
     script:
         "../scripts/atlas_page.py"
 

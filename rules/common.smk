@@ -10,6 +10,7 @@ if RULES not in sys.path:
     sys.path.insert(0, RULES)
 
 from plan_config import (
+    analysed_controls,
     analysed_models,
     check_config,
     dump_kind_sets,
@@ -17,6 +18,7 @@ from plan_config import (
     extra_unit_kinds,
     finetuned_pairs,
     finetuning_conditions,
+    labelled_models,
     unit_kinds,
 )
 from plan_inputs import (
@@ -39,6 +41,10 @@ PROBE = config["probe"]
 CONCEPTS = config["concept_set"]
 CLIP = config["clip_model"]
 ANALYSED = analysed_models(config)
+# every model whose labels are computed: ANALYSED, then the random-init controls
+# ({control: model}), which stay out of the paper's figures and of agreement
+LABELLED = labelled_models(config)
+CONTROLS = analysed_controls(config)
 FINETUNED = finetuned_pairs(config)
 FINETUNING_CONDITIONS = finetuning_conditions(config)
 ROLES = config["analysis"]
@@ -48,7 +54,7 @@ EXAMPLE_MODEL = ROLES["example_units"]["model"] or (ANALYSED[0] if ANALYSED else
 # cache_pixels checks the free disk where it runs)
 PIXEL_PLAN = pixel_cache_plan(
     config["pixel_cache"],
-    {model: config["models"][model] for model in ([] if PUBLISHED else ANALYSED)},
+    {model: config["models"][model] for model in ([] if PUBLISHED else LABELLED)},
 )
 RECIPES = {recipe_key(recipe): recipe for recipe in PIXEL_PLAN.values()}
 
@@ -67,7 +73,7 @@ def model_entry(wildcards):
 def model_weights_entry(wildcards):
     """The keys of a model entry that select its weights (a layer change keeps the download)."""
     entry = model_entry(wildcards)
-    keys = ("source", "weights", "pretrained", "revision")
+    keys = ("source", "weights", "pretrained", "random_init", "revision")
     return {key: entry[key] for key in keys if key in entry}
 
 
@@ -196,7 +202,7 @@ def atlas_kind_page_inputs(wildcards):
 
 def atlas_page_list():
     """[(model, kind or None, labels CSV)] of every atlas page, default kinds first."""
-    pages = [(model, None, labels_csv(model)) for model in ANALYSED]
+    pages = [(model, None, labels_csv(model)) for model in LABELLED]
     if not PUBLISHED:
         pages += [
             (model, kind, f"results/labels/{PROBE}/{model}.{kind}.csv")
@@ -248,6 +254,7 @@ def all_figures():
     if agreement_models():
         names.append("reproduction_agreement")
     names += reliability_figures()
+    names += control_figures()
     names += unit_kinds_figures()
     return [f"paper/figures/{name}.pdf" for name in names]
 
@@ -455,3 +462,18 @@ def unit_kinds_label_inputs(wildcards=None):
         for model in unit_kinds_models()
         for i, kind in enumerate(unit_kinds(model, config["models"][model]))
     }
+
+
+# --- random-init controls (models.<key>.random_init, control_of) -------------------------
+
+
+def control_figures():
+    """The figure of each model beside its control, when the config has controls."""
+    return ["random_control"] if CONTROLS else []
+
+
+def random_control_inputs(wildcards=None):
+    """Labels, reliability CSV and bootstrap file of every controlled model and control."""
+    networks = list(dict.fromkeys([*CONTROLS.values(), *CONTROLS]))
+    inputs = {f"{model}_labels": labels_csv(model) for model in networks}
+    return inputs | reliability_inputs(networks)

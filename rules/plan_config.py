@@ -244,6 +244,15 @@ def check_controls(models: dict[str, dict[str, Any]]) -> None:
                 "is not true: a control is the same architecture with random weights.",
                 f"add `random_init: true` to `models.{key}`.",
             )
+        seed = entry.get("seed", 0)
+        same = [m for m, e in models.items() if m != key and e.get("seed", 0) == seed]
+        if same:
+            raise ConfigError(
+                f"Config key `models.{key}.seed` is {seed}, the seed of {', '.join(same)}: a "
+                "random-init control draws its weights from a seed no other entry uses.",
+                f"set `models.{key}.seed` to an unused number, e.g. "
+                f"{1 + max(e.get('seed', 0) for e in models.values())}.",
+            )
         if models[base].get("control_of") is not None:
             raise ConfigError(
                 f"Config key `models.{key}.control_of` names {base!r}, itself a control.",
@@ -393,13 +402,32 @@ def check_config(config: dict, schema: str | Path | Mapping | None = None) -> No
 def analysed_models(config: dict) -> list[str]:
     """Models whose labels enter the analysis, in config order.
 
-    Computed labels: every model. Published labels: the models the authors published.
+    Computed labels: every model but the random-init controls (``control_of``), which stay
+    out of the paper's figures and of agreement. Published labels: the models the authors
+    published.
     """
-    models = list(config["models"])
+    controls = control_models(config)
+    models = [m for m in config["models"] if m not in controls]
     if config.get("labels_source") == "published":
         published = config.get("published", {}).get("labels", {})
         models = [m for m in models if m in published]
     return models
+
+
+def labelled_models(config: dict) -> list[str]:
+    """Every model whose labels are computed: the analysed ones, then their random-init
+    controls (labelled, assessed and drawn beside their model). Published labels: the
+    analysed models (the authors published no controls)."""
+    if config.get("labels_source") == "published":
+        return analysed_models(config)
+    analysed = analysed_models(config)
+    return analysed + [c for c, base in control_models(config).items() if base in analysed]
+
+
+def analysed_controls(config: dict) -> dict[str, str]:
+    """{control: model} of the controls whose labels are computed (empty when published)."""
+    labelled = set(labelled_models(config))
+    return {c: base for c, base in control_models(config).items() if c in labelled}
 
 
 def finetuned_pairs(config: dict) -> dict[str, tuple[str, str]]:

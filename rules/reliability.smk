@@ -255,3 +255,31 @@ rule plot_heldout_correlation:
         models=reliability_models(),
     script:
         "../scripts/plot_heldout_correlation.py"
+
+
+rule plot_random_control:
+    input:
+        **random_control_inputs(),
+        categories=f"results/categories/{CONCEPTS}.csv",
+    output:
+        pdf=report(
+            "paper/figures/random_control.pdf",
+            caption="../report/random_control.rst",
+            category="Reliability",
+        ),
+        png="paper/figures/random_control.png",
+        csv="paper/figures/random_control.csv",
+    log:
+        "logs/plot_random_control.log",
+    benchmark:
+        "results/benchmarks/plot_random_control.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        pairs=CONTROLS,
+    script:
+        "../scripts/plot_random_control.py"

@@ -16,11 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "rules"))  # the workflow's parse-time helpers (stdlib only)
 from plan_config import (  # noqa: E402
     ConfigError,
+    analysed_controls,
     analysed_models,
     check_clip_models,
     check_config,
     finetuned_pairs,
     finetuning_conditions,
+    labelled_models,
 )
 
 from vitconcepts.config import random_clip_scorer  # noqa: E402
@@ -40,7 +42,8 @@ def paper_config() -> dict:
 def test_paper_config_passes(paper_config):
     check_config(paper_config)
     assert analysed_models(paper_config)[:5] == ["vit", "dinov2", "clip", "mae", "resnet"]
-    assert len(paper_config["models"]) == 13
+    assert len(paper_config["models"]) == 13 + 5  # the paper models and 5 random-init controls
+    assert len(analysed_models(paper_config)) == 13
 
 
 def test_paper_config_validates_against_schema_and_fills_defaults(paper_config):
@@ -220,3 +223,88 @@ def test_library_config_imports_no_stage():
     ] + [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
     stages = ("labeling", "models", "complexity", "probe")
     assert not [m for m in imported if any(m.endswith(s) or f".{s}." in m for s in stages)]
+
+
+PAPER_CONTROLS = {
+    "vit_random": "vit",
+    "dinov2_random": "dinov2",
+    "clip_random": "clip",
+    "mae_random": "mae",
+    "resnet_random": "resnet",
+}
+
+
+def test_paper_controls_are_labelled_but_not_analysed(paper_config):
+    assert analysed_controls(paper_config) == PAPER_CONTROLS
+    analysed, labelled = analysed_models(paper_config), labelled_models(paper_config)
+    assert not set(PAPER_CONTROLS) & set(analysed)
+    assert labelled == analysed + list(PAPER_CONTROLS)
+    for control, base in PAPER_CONTROLS.items():
+        entry, model = paper_config["models"][control], paper_config["models"][base]
+        assert entry["random_init"] is True
+        assert (entry["source"], entry["weights"], entry["arch"]) == (
+            model["source"],
+            model["weights"],
+            model["arch"],
+        )
+    published = dict(paper_config, labels_source="published")
+    assert analysed_controls(published) == {}
+    assert not set(PAPER_CONTROLS) & set(labelled_models(published))
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"control_of": "nope"}, "not another key of `models`"),
+        ({"random_init": False}, "add `random_init: true`"),
+        ({"seed": 0}, "the seed of"),
+        ({"control_of": "vit_random"}, "not another key"),
+    ],
+)
+def test_bad_control_entries_name_key_and_fix(paper_config, change, words):
+    paper_config["models"]["vit_random"].update(change)
+    with pytest.raises(ConfigError, match="models.vit_random") as error:
+        check_config(paper_config)
+    assert words in str(error.value)
+
+
+def test_control_of_a_control_is_refused(paper_config):
+    paper_config["models"]["dinov2_random"]["control_of"] = "vit_random"
+    with pytest.raises(ConfigError, match="itself a control"):
+        check_config(paper_config)
+
+
+def test_random_init_builds_a_paper_architecture_offline(paper_config, monkeypatch):
+    from vitconcepts.models import load_model, resolve_model_spec
+    from vitconcepts.paper_architectures import check_paper_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = resolve_model_spec("mae_random", paper_config["models"]["mae_random"])
+    assert spec.pretrained is False and spec.hf_config["model_type"] == "vit_mae"
+    model = load_model(spec)  # no manifest, no download
+    assert check_paper_model(spec, model) == []
+    again = load_model(spec)
+    for name in ("cls_token", "position_embeddings"):  # the sin-cos table from_config skips
+        first = getattr(model.vit.embeddings, name)
+        assert first.abs().sum() > 0, name
+        assert bool((first == getattr(again.vit.embeddings, name)).all()), name  # seeded
+
+
+def test_random_init_of_an_unknown_checkpoint_asks_for_hf_config():
+    from vitconcepts.models import resolve_model_spec
+
+    entry = {"source": "transformers", "weights": "me/my-vit", "arch": "vit"}
+    with pytest.raises(vitconcepts.errors.ConfigError, match="hf_config"):
+        resolve_model_spec("mine_random", {**entry, "random_init": True})
+
+
+def test_random_init_downloads_nothing(tmp_path, monkeypatch):
+    from vitconcepts import download
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a random-init control must not download")
+
+    monkeypatch.setattr(download, "_download_snapshot", refuse)
+    entry = {"source": "transformers", "weights": "google/vit-base-patch16-224-in21k"}
+    manifest = download.download_model("vit_random", {**entry, "random_init": True}, tmp_path)
+    assert yaml.safe_load(manifest.read_text())["weights_file"] is None

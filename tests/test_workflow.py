@@ -20,6 +20,7 @@ from workflow_copy import (
 )
 
 PAPER_MODELS = 13
+PAPER_CONTROLS = 5  # vit_random, dinov2_random, clip_random, mae_random, resnet_random
 SHARED_REFERENCE = ROOT.parent / "shared" / "paper-reference"
 
 
@@ -64,13 +65,17 @@ def test_ruff_is_clean():
 def test_paper_dag_plans_without_network_or_imagenet(workflow_copy):
     result = run_snakemake(workflow_copy, "-n", "--cores", "all")
     jobs = job_counts(result.stdout + result.stderr)
-    assert jobs["download_model"] == PAPER_MODELS, jobs
+    # the 13 paper models and the random-init controls of vit, dinov2, clip, mae and resnet
+    # (a control's download_model writes a manifest without files)
+    assert jobs["download_model"] == PAPER_MODELS + PAPER_CONTROLS, jobs
     # one forward pass a model: the four pretrained ViTs also write their mlp units
     # (units: [cls, mlp]) through their kind set's dump rule, and label both kinds
-    assert jobs["dump_activations"] + jobs["dump_activations_mlp"] == PAPER_MODELS, jobs
+    networks = PAPER_MODELS + PAPER_CONTROLS
+    assert jobs["dump_activations"] + jobs["dump_activations_mlp"] == networks, jobs
     assert jobs["dump_activations_mlp"] == 4, jobs
-    assert jobs["label_units"] == PAPER_MODELS + 4, jobs
-    assert jobs["assess_labels"] == PAPER_MODELS + 4, jobs
+    assert jobs["label_units"] == networks + 4, jobs
+    assert jobs["assess_labels"] == networks + 4, jobs
+    assert jobs["plot_random_control"] == 1, jobs
     for rule in ("prepare_probe", "embed_images", "build_paper"):
         assert jobs[rule] == 1, (rule, jobs)
     # the 20k concepts, and the ImageNet class names of the final-layer check (resnet's fc)
@@ -173,6 +178,26 @@ def test_tiny_config_runs_to_the_paper(tiny_run):
 
 
 @pytest.mark.slow
+def test_tiny_run_draws_each_model_beside_its_random_init_control(tiny_run):
+    """tiny_vit_random is labelled and assessed, stays out of the main figures and stands
+    beside tiny_vit in random_control (every measure, both networks, both layers)."""
+    from vitconcepts.controls import CONTROL_COLUMNS, MEASURES
+
+    for folder in ("labels", "reliability"):
+        assert (tiny_run / f"results/{folder}/test/tiny_vit_random.csv").exists()
+    counts = pd.read_csv(tiny_run / "paper/figures/concepts_per_layer.csv")
+    assert "tiny_vit_random" not in set(counts.model)
+    table = pd.read_csv(tiny_run / "paper/figures/random_control.csv")
+    assert list(table.columns) == CONTROL_COLUMNS
+    assert set(zip(table.model, table.control, strict=True)) == {("tiny_vit", "tiny_vit_random")}
+    assert set(table.measure) == set(MEASURES)
+    assert len(table) == len(MEASURES) * 2 * 2  # measures x (trained, random) x 2 layers
+    concepts = table[table.measure == "n_concepts"]
+    assert ((concepts.low <= concepts.value + 1) & (concepts.value <= concepts.high + 1)).all()
+    assert (tiny_run / "paper/figures/random_control.pdf").stat().st_size > 1000
+
+
+@pytest.mark.slow
 def test_tiny_run_assesses_every_label(tiny_run):
     """assess_labels ran for every labelled model; the appendix figures and table exist."""
     from vitconcepts.formats import RELIABILITY_COLUMNS, read_boot, read_reliability
@@ -212,7 +237,8 @@ def test_tiny_run_assesses_every_label(tiny_run):
         assert (tiny_run / f"paper/figures/{figure}.pdf").is_file(), figure
         assert (tiny_run / f"paper/figures/{figure}.csv").is_file(), figure
     summary = pd.read_csv(tiny_run / "paper/figures/reliability.csv")
-    assert set(summary["model"]) == set(config["models"])
+    controls = {m for m, e in config["models"].items() if e.get("control_of")}
+    assert set(summary["model"]) == set(config["models"]) - controls  # in random_control
     heldout = pd.read_csv(tiny_run / "paper/figures/heldout_correlation.csv")
     assert list(heldout.columns[:5]) == [
         "model",
@@ -221,7 +247,7 @@ def test_tiny_run_assesses_every_label(tiny_run):
         "n_defined",
         "median_heldout_correlation",
     ]
-    assert set(heldout["model"]) == set(config["models"])
+    assert set(heldout["model"]) == set(config["models"]) - controls
     assert heldout["median_heldout_correlation"].between(-1, 1).all()
     valid = pd.read_csv(tiny_run / "paper/figures/concepts_per_layer_valid.csv")
     assert set(valid["rule"]) == {"median", "valid"}

@@ -155,7 +155,8 @@ def download_model(key: str, entry: Mapping[str, Any], out_dir: str | Path) -> P
         "files": {},
         "weights_sha256": None,
     }
-    if entry.get("pretrained", True) is not False:
+    random = entry.get("pretrained", True) is False or entry.get("random_init", False)
+    if not random:
         repo_id = hub_repo_id(key, entry)
         manifest["repo_id"] = repo_id
         snapshot = _download_snapshot(key, repo_id, entry.get("revision"))

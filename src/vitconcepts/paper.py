@@ -42,6 +42,7 @@ KNOWN_FIGURES: tuple[str, ...] = (
     "concepts_per_layer_valid",
     "category_shares_valid",
     "heldout_correlation",
+    "random_control",
     "unit_kinds",
 )
 #: Tables that main.tex places in its sections.

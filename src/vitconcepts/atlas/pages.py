@@ -95,6 +95,13 @@ def model_page_html(
             f'<a href="{html.escape(href)}">{html.escape(text)}</a>' for text, href in other_pages
         )
         others = f"<p>Other unit kinds of this model: {links}.</p>"
+    if data.get("control_of"):
+        base = html.escape(data["control_of"])
+        others += (
+            f'<p class="control">Random-init control of <a href="{base}.html">{base}</a>: the '
+            "same architecture with seeded random weights, labelled the same way. Its labels "
+            "show what the probe and the labeler give without any training.</p>"
+        )
     small = html.escape(data["model"] + (f", {data['kind']} units" if data.get("kind") else ""))
     body = f"""<body data-src="{html.escape(data_src)}">
 <header class="top">
@@ -146,13 +153,16 @@ def build_model_page(
     reliability_csv: PathLike | None = None,
     kind: str | None = None,
     other_pages: Sequence[tuple[str, str]] = (),
+    control_of: str | None = None,
 ) -> dict[str, Any]:
     """Write ``{atlas}/{page}.html``, ``{atlas}/data/{page}.js`` and (when given) the
     summary figure as ``{atlas}/figures/{page}.png``; return the page's data. ``{page}`` is
     the name of ``out_html`` without ``.html``: ``{model}``, or ``{model}.{kind}`` for the
     page of a model's extra unit ``kind``.
 
-    ``images=False`` (published labels: no probe images) builds the page without thumbnails;
+    ``control_of``: the model this one is the random-init control of (the page says so and
+    links to it). ``images=False`` (published labels: no probe images) builds the page without
+    thumbnails;
     without ``reliability_csv`` the cards show no q/stability and the filter is disabled.
     """
     out_html = Path(out_html)
@@ -174,6 +184,7 @@ def build_model_page(
         reliability_csv=reliability_csv,
         kind=kind,
     )
+    data["control_of"] = control_of
     _write_data_script(root / "data" / f"{stem}.js", "ATLAS_DATA", data)
     _write_text(out_html, model_page_html(data, f"data/{stem}.js", other_pages))
     return data

@@ -22,7 +22,8 @@ tables, writing a figure's source CSV), :mod:`~vitconcepts.figures.drawing` (lay
 line styles, stacked bars, legends), :mod:`~vitconcepts.figures.per_layer`,
 :mod:`~vitconcepts.figures.finetuning`, :mod:`~vitconcepts.figures.example_units`,
 :mod:`~vitconcepts.figures.reproduction`, :mod:`~vitconcepts.figures.reliability`,
-:mod:`~vitconcepts.figures.validity` and :mod:`~vitconcepts.figures.unit_kinds`.
+:mod:`~vitconcepts.figures.validity`, :mod:`~vitconcepts.figures.random_control` and
+:mod:`~vitconcepts.figures.unit_kinds`.
 """
 
 from vitconcepts.figures.example_units import plot_example_units
@@ -44,6 +45,7 @@ from vitconcepts.figures.per_layer import (
     plot_image_complexity,
     plot_score_histograms,
 )
+from vitconcepts.figures.random_control import plot_random_control
 from vitconcepts.figures.reliability import (
     plot_category_shares_ci,
     plot_category_shares_significant,
@@ -74,6 +76,7 @@ __all__ = [
     "plot_concepts_per_layer_ci",
     "plot_concepts_per_layer_valid",
     "plot_heldout_correlation",
+    "plot_random_control",
     "plot_example_units",
     "plot_finetuned_category_shares",
     "plot_finetuned_concepts_per_layer",

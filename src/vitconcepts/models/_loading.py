@@ -55,6 +55,21 @@ def _weights_path(spec: ModelSpec, manifest: Mapping[str, Any], folder: Path) ->
     return path
 
 
+def _init_fixed_embeddings(model: nn.Module) -> nn.Module:
+    """Run the embeddings' own initialisation that ``from_config`` skips: ViTMAE's fixed
+    sin-cos position table and its normal(0.02) CLS token (transformers marks the patch
+    projection initialised first, and ``ViTMAEEmbeddings.initialize_weights`` then returns
+    early, leaving both at zero: a random MAE without positions)."""
+    for module in model.modules():
+        if type(module).__name__ == "ViTMAEEmbeddings":
+            projection = module.patch_embeddings.projection
+            if getattr(projection, "_is_hf_initialized", False):
+                projection._is_hf_initialized = False
+            with torch.no_grad():
+                module.initialize_weights()
+    return model
+
+
 def _hf_model(spec: ModelSpec, source: str | Path | None) -> nn.Module:
     """Build a transformers model from a local folder or (random init) from hf_config."""
     import transformers
@@ -71,7 +86,7 @@ def _hf_model(spec: ModelSpec, source: str | Path | None) -> nn.Module:
         auto = getattr(transformers, name)
         try:
             if source is None:
-                return auto.from_config(config, dtype=torch.float32)
+                return _init_fixed_embeddings(auto.from_config(config, dtype=torch.float32))
             return auto.from_pretrained(source, config=config, dtype=torch.float32)
         except ValueError as error:  # this auto class does not know the model type
             errors.append(f"{name}: {error}")

@@ -156,7 +156,29 @@ def _weights(key: str, entry: Mapping[str, Any]) -> str:
     return weights
 
 
+def _random_init_config(key: str, entry: Mapping[str, Any], source: str) -> dict | None:
+    """The hf_config a transformers entry is built from without weights: its own, or for a
+    ``random_init`` copy of a paper checkpoint that checkpoint's config (known offline)."""
+    if entry.get("hf_config"):
+        return dict(entry["hf_config"])
+    if source != "transformers" or not entry.get("random_init", False):
+        return None
+    from ..paper_architectures import paper_hf_config
+
+    known = paper_hf_config(str(entry.get("weights", "")))
+    if known is None:
+        raise ConfigError(
+            f"models.{key}.random_init is true but {entry.get('weights')!r} is not one of the "
+            "paper's checkpoints, whose architecture is known offline.",
+            f"add models.{key}.hf_config with the checkpoint's config.json values "
+            "(model_type, hidden_size, num_hidden_layers, ...).",
+        )
+    return dict(known)
+
+
 def _pretrained(key: str, entry: Mapping[str, Any], source: str) -> bool:
+    if entry.get("random_init", False):
+        return False  # the control: the architecture of `weights`, seeded random weights
     pretrained = entry.get("pretrained", True)
     if not isinstance(pretrained, bool):
         raise ConfigError(f"models.{key}.pretrained must be true or false, not {pretrained!r}.")
@@ -182,7 +204,7 @@ def resolve_model_spec(key: str, entry: Mapping[str, Any]) -> ModelSpec:
     preprocessing = _choice(
         key, "preprocessing", entry.get("preprocessing", "paper"), PREPROCESSING
     )
-    hf_config = entry.get("hf_config")
+    hf_config = _random_init_config(key, entry, source)
     return ModelSpec(
         key=key,
         source=source,
