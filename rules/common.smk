@@ -249,6 +249,7 @@ def all_figures():
         names.append("reproduction_agreement")
     names += reliability_figures()
     names += unit_kinds_figures()
+    names += ground_truth_figures()
     return [f"paper/figures/{name}.pdf" for name in names]
 
 
@@ -260,6 +261,7 @@ def all_tables():
         names.append("reproduction_agreement")
     names += reliability_tables()
     names += final_layer_tables()
+    names += ground_truth_tables()
     return [f"paper/tables/{name}.tex" for name in names]
 
 
@@ -454,3 +456,46 @@ def unit_kinds_label_inputs(wildcards=None):
         for model in unit_kinds_models()
         for i, kind in enumerate(unit_kinds(model, config["models"][model]))
     }
+
+
+# -- ground truth (rules/ground_truth.smk): labels scored against Broden's annotations ---------
+from plan_config import has_broden_part
+
+
+def ground_truth_csvs(wildcards=None):
+    """{model or model.kind: ground-truth CSV} of every computed-label model and unit kind,
+    when the probe has a Broden part (none from published labels: no activations)."""
+    if PUBLISHED or not has_broden_part(config, PROBE):
+        return {}
+    csvs = {}
+    for model in ANALYSED:
+        csvs[model] = f"results/ground_truth/{PROBE}/{model}.csv"
+        for kind in model_extra_kinds(model):
+            csvs[f"{model}.{kind}"] = f"results/ground_truth/{PROBE}/{model}.{kind}.csv"
+    return csvs
+
+
+def ground_truth_published():
+    """Published labels: Broden's label.csv from `ground_truth.broden_labels`, or None."""
+    path = config["ground_truth"]["broden_labels"]
+    if not PUBLISHED or not path:
+        return None
+    path = Path(path).expanduser()
+    return str(path / "label.csv" if path.is_dir() else path)
+
+
+def ground_truth_summary():
+    """The per-layer ground-truth summary this configuration makes, or None."""
+    if ground_truth_csvs():
+        return f"results/ground_truth/{PROBE}/summary.csv"
+    if ground_truth_published():
+        return "results/ground_truth/published/summary.csv"
+    return None
+
+
+def ground_truth_figures():
+    return ["ground_truth"] if ground_truth_summary() else []
+
+
+def ground_truth_tables():
+    return ["ground_truth"] if ground_truth_summary() else []
