@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputDataError
@@ -65,7 +66,14 @@ def read_ground_truth(csv: PathLike) -> pd.DataFrame:
         f"regenerate it: snakemake {path} --forcerun score_ground_truth",
     )
     for column in _SCORES:
-        frame[column] = pd.to_numeric(frame[column].replace("", "nan"))
+        values = frame[column].replace("", np.nan)
+        try:
+            frame[column] = values.astype(float)
+        except ValueError as error:
+            raise InputDataError(
+                f"Ground-truth file {path}: column {column} holds a non-number ({error}).",
+                f"regenerate it: snakemake {path} --forcerun score_ground_truth",
+            ) from error
     order = {layer: i for i, layer in enumerate(pd.unique(frame["layer"]))}
     frame["layer_index"] = frame["layer"].map(order).astype(int)
     return frame
