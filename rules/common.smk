@@ -177,6 +177,8 @@ def atlas_page_inputs(wildcards):
         inputs["thumbs"] = f"{ATLAS}/thumbs"
     if reliability_csv(wildcards.model):
         inputs["reliability"] = reliability_csv(wildcards.model)
+    if wildcards.model in ground_truth_csvs():
+        inputs["ground_truth"] = ground_truth_csvs()[wildcards.model]
     return inputs
 
 
@@ -191,6 +193,8 @@ def atlas_kind_page_inputs(wildcards):
     }
     if reliability_csv(model, kind):
         inputs["reliability"] = reliability_csv(model, kind)
+    if f"{model}.{kind}" in ground_truth_csvs():
+        inputs["ground_truth"] = ground_truth_csvs()[f"{model}.{kind}"]
     return inputs
 
 

@@ -167,3 +167,31 @@ def test_published_summary_needs_no_activations(tmp_path):
     overall = out[out["category"] == "all"]
     assert overall["share_broden"].tolist() == [0.5, 1.0]
     assert overall[["median_auprc", "agree_exact"]].isna().all().all()
+
+
+def test_atlas_cards_carry_netdissect_answer_and_scores(tmp_path):
+    from vitconcepts.atlas.data import model_data
+
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame(
+        {
+            "layer": ["b0", "b0"],
+            "unit": [0, 1],
+            "description": ["dog", "zebra"],
+            "similarity": [1.0, 0.5],
+            "images": ["[0 1]", "[1 0]"],
+        }
+    ).to_csv(labels, index=False)
+    csv = _ground_truth_csv(
+        tmp_path / "gt.csv",
+        [
+            ["b0", 1, "zebra", "", "", "", "", "", "", "striped", 0.05],
+            ["b0", 0, "dog", "dog", 0.2, 0.3, 0.9, 0.95, 0.3, "dog", 0.2],
+        ],
+    )
+    data = model_data("m", labels, images=False, ground_truth_csv=csv)
+    strings = data["strings"]
+    assert data["ground_truth"] and [strings[i] for i in data["best"]] == ["dog", "striped"]
+    assert data["broden"][1] is None and strings[data["broden"][0]] == "dog"
+    assert data["auprc"] == [0.95, None] and data["prec"][0] == 0.9
+    assert not model_data("m", labels, images=False)["ground_truth"]

@@ -19,6 +19,7 @@ from vitconcepts.formats import (
     parse_images,
     parse_stable_concepts,
     read_labels,
+    read_ground_truth,
     read_reliability,
     read_topk,
 )
@@ -113,6 +114,30 @@ def _reliability_data(reliability_csv, frame, labels_csv, sid) -> dict[str, Any]
     }
 
 
+def _ground_truth_data(ground_truth_csv, frame, labels_csv, sid) -> dict[str, Any]:
+    """Columns ``best`` (NetDissect's answer: Broden concept string id), ``best_score`` (its
+    IoU), ``broden`` (the Broden concept the label names, or None), ``auprc``, ``prec``,
+    ``base`` (:mod:`vitconcepts.ground_truth`)."""
+    table = read_ground_truth(ground_truth_csv).set_index(["layer", "unit"])
+    keys = pd.MultiIndex.from_arrays([frame["layer"].astype(str), frame["unit"].astype(int)])
+    missing = keys.difference(table.index)
+    if len(missing):
+        raise InputDataError(
+            f"The ground-truth file {ground_truth_csv} has no row for {len(missing)} units of "
+            f"{labels_csv} (e.g. layer {missing[0][0]} unit {missing[0][1]}).",
+            f"rebuild it: snakemake {ground_truth_csv} --forcerun score_ground_truth",
+        )
+    table = table.loc[keys]
+    return {
+        "best": [sid(str(x)) for x in table["best_name"]],
+        "best_score": [_round(x, 3) for x in table["best_score"].astype(float)],
+        "broden": [sid(str(x)) if x else None for x in table["broden_name"]],
+        "auprc": [_round(x, 3) for x in table["auprc"].astype(float)],
+        "prec": [_round(x, 3) for x in table["precision"].astype(float)],
+        "base": [_round(x, 3) for x in table["base_rate"].astype(float)],
+    }
+
+
 def _round(x: float, digits: int = 4) -> float | None:
     if x is None or not math.isfinite(x):
         return None
@@ -130,11 +155,14 @@ def model_data(
     n_next: int = N_NEXT,
     reliability_csv: PathLike | None = None,
     kind: str | None = None,
+    ground_truth_csv: PathLike | None = None,
 ) -> dict[str, Any]:
     """The JSON-able data of one model page (columns, with a string table for concepts).
 
     ``kind``: the unit kind of a page for a model's extra kind (``None``: the default kind);
-    ``reliability_csv``: adds ``q``, ``stab``, ``stable`` per unit (``reliability`` true)."""
+    ``reliability_csv``: adds ``q``, ``stab``, ``stable`` per unit (``reliability`` true);
+    ``ground_truth_csv``: adds NetDissect's answer and the Broden scores per unit
+    (``ground_truth`` true, :func:`_ground_truth_data`)."""
     frame = read_unit_labels(labels_csv)
     cat_map = _read_categories(categories_csv)
     strings: dict[str, int] = {}
@@ -175,6 +203,9 @@ def model_data(
     }
     if reliability_csv:
         data.update(_reliability_data(reliability_csv, frame, labels_csv, sid))
+    data["ground_truth"] = bool(ground_truth_csv)
+    if ground_truth_csv:
+        data.update(_ground_truth_data(ground_truth_csv, frame, labels_csv, sid))
     if topk_nc:
         names, scores = _aligned_topk(topk_nc, frame, labels_csv)
         for row in range(len(frame)):

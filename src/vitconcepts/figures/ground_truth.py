@@ -70,7 +70,8 @@ def plot_ground_truth(
         )
         for ax, (title, solid, dashed) in zip(axes, PANELS, strict=True):
             if not _draw_panel(ax, data, models, solid, dashed):
-                no_data(ax, "needs activations")
+                computed = data["agree_exact"].notna().any()
+                no_data(ax, "no label names a Broden concept" if computed else "needs activations")
             layer_axis(ax, sorted(data["layer"].unique()))
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.set_ylim(0, 1.02)

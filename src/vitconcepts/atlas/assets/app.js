@@ -103,6 +103,18 @@
       }
       h += "</div>";
     }
+    if (D.ground_truth) {
+      h += '<div class="gt" title="Broden human annotations: NetDissect\'s answer (best ' +
+        'image-level IoU) and, when the label names a Broden concept, its AUPRC, precision ' +
+        'at the unit\'s top images and base rate (chance)">Broden: ' + esc(S[D.best[r]]) +
+        " <b>IoU " + fmt(D.best_score[r]) + "</b>";
+      if (D.broden[r] !== null) {
+        h += '<br><span class="gt-label">' + esc(S[D.broden[r]]) + ": AUPRC " +
+          fmt(D.auprc[r]) + ", precision " + fmt(D.prec[r]) + ", base " + fmt(D.base[r]) +
+          "</span>";
+      }
+      h += "</div>";
+    }
     if (D.images && D.img[r]) {
       h += '<div class="imgs">';
       for (var i = 0; i < D.img[r].length; i++) {
