@@ -1,4 +1,5 @@
-"""Rule broden_presence: which Broden concept is marked in which image of the probe's Broden part."""
+"""Rule broden_presence: which Broden concept is marked in which image of the probe's Broden
+part."""
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 

@@ -88,7 +88,9 @@ def test_label_matching_synonyms_and_repeated_names(broden):
     # orange is a colour and an object: one concept present where either is
     either = truth[:, [i for i, name in enumerate(NAMES) if name == "orange"]].any(axis=1)
     assert frame.loc[1, "base_rate"] == pytest.approx(either.mean())
-    assert np.isnan(frame.loc[2, ["iou", "f1", "precision", "auprc", "base_rate"]].astype(float)).all()
+    assert np.isnan(
+        frame.loc[2, ["iou", "f1", "precision", "auprc", "base_rate"]].astype(float)
+    ).all()
 
 
 def test_average_precision_matches_definition():

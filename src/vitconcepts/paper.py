@@ -40,6 +40,7 @@ KNOWN_FIGURES: tuple[str, ...] = (
     "category_shares_ci",
     "category_shares_significant",
     "unit_kinds",
+    "ground_truth",
 )
 #: Tables that main.tex places in its sections.
 KNOWN_TABLES: tuple[str, ...] = (
@@ -50,6 +51,7 @@ KNOWN_TABLES: tuple[str, ...] = (
     "reproduction_agreement",
     "reliability",
     "final_layer",
+    "ground_truth",
 )
 
 

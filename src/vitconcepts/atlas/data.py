@@ -18,8 +18,8 @@ from vitconcepts.errors import InputDataError
 from vitconcepts.formats import (
     parse_images,
     parse_stable_concepts,
-    read_labels,
     read_ground_truth,
+    read_labels,
     read_reliability,
     read_topk,
 )

@@ -21,7 +21,8 @@ The package by stage: :mod:`~vitconcepts.figures.inputs` (reading the input CSVs
 tables, writing a figure's source CSV), :mod:`~vitconcepts.figures.drawing` (layer axis,
 line styles, stacked bars, legends), :mod:`~vitconcepts.figures.per_layer`,
 :mod:`~vitconcepts.figures.finetuning`, :mod:`~vitconcepts.figures.example_units`,
-:mod:`~vitconcepts.figures.reproduction`, :mod:`~vitconcepts.figures.ground_truth` and :mod:`~vitconcepts.figures.unit_kinds`.
+:mod:`~vitconcepts.figures.reproduction`, :mod:`~vitconcepts.figures.ground_truth` and
+:mod:`~vitconcepts.figures.unit_kinds`.
 """
 
 from vitconcepts.figures.example_units import plot_example_units

@@ -57,7 +57,9 @@ def _read_csv(path: Path, columns: Sequence[str], what: str) -> list[dict[str, s
     return rows
 
 
-def read_broden_labels(root: str | Path) -> tuple[np.ndarray, list[str], list[str], list[list[str]]]:
+def read_broden_labels(
+    root: str | Path,
+) -> tuple[np.ndarray, list[str], list[str], list[list[str]]]:
     """``label.csv`` of the Broden folder ``root`` (or that file itself): (numbers, names
     without suffix, categories, synonyms), in number order."""
     csv_path = Path(root) if Path(root).is_file() else Path(root) / "label.csv"

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: Probe part kinds holding a Broden folder (``rules/plan_config.py`` knows them too).
 BRODEN_KINDS = ("broden", "synthetic_broden")
+
+
 def broden_part(index_csv: str | Path) -> dict:
     """The probe's first Broden part (``index.json`` entry: name, kind, root)."""
     from ..probe import load_index_meta

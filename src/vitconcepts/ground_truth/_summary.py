@@ -47,7 +47,7 @@ def synset_matcher(wordnet_dir: str | Path | None = None) -> Callable[[str, str]
 
     wn = _reader(str(find_wordnet(wordnet_dir)))
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def synsets(word: str) -> frozenset:
         key = "_".join(normalise(word).split())
         return frozenset(wn.synsets(key)) if key else frozenset()
@@ -64,9 +64,7 @@ def _rows(frame: pd.DataFrame, model: str, mapping: Mapping[str, str]) -> list[d
     rows = []
     frame = frame.assign(category=frame["label"].map(lambda x: mapping.get(str(x), "")))
     for layer, group in frame.groupby("layer_index", sort=True):
-        subsets = [(ALL, group)] + [
-            (c, g) for c, g in group.groupby("category", sort=True) if c
-        ]
+        subsets = [(ALL, group)] + [(c, g) for c, g in group.groupby("category", sort=True) if c]
         for category, g in subsets:
             named = g[g["broden_name"] != ""]
             row = {
@@ -97,9 +95,9 @@ def summarise_ground_truth(
     rows = []
     for model, csv in csvs.items():
         frame = read_ground_truth(csv)
-        exact = [normalise(a) == normalise(b) for a, b in zip(frame["label"], frame["best_name"])]
+        pairs = list(zip(frame["label"], frame["best_name"], strict=True))
+        exact = [normalise(a) == normalise(b) for a, b in pairs]
         frame["agree_exact"] = np.asarray(exact, dtype=float)
-        pairs = zip(frame["label"], frame["best_name"], strict=True)
         frame["agree_synset"] = np.asarray([same(a, b) for a, b in pairs], dtype=float)
         rows += _rows(frame, model, mapping)
     return _write(rows, out_csv)

@@ -188,9 +188,7 @@ def _synthetic(part: Mapping[str, Any], work_dir: Path, key: str) -> tuple[Path,
     return out, image_folder_files(out)
 
 
-def _synthetic_broden(
-    part: Mapping[str, Any], work_dir: Path, key: str
-) -> tuple[Path, list[str]]:
+def _synthetic_broden(part: Mapping[str, Any], work_dir: Path, key: str) -> tuple[Path, list[str]]:
     """A generated Broden-format folder (:func:`vitconcepts.synthetic.make_synthetic_broden`),
     indexed like a Broden part without masks: its photos only."""
     from ..synthetic import make_synthetic_broden
