@@ -94,9 +94,10 @@ def mask_numbers(path: str | Path) -> np.ndarray:
         ImageFile.LOAD_TRUNCATED_IMAGES = False
     with Image.open(path) as image:
         image.load()
-        rgb = np.asarray(image.convert("RGB"), dtype=np.int64)
-    numbers = np.unique(rgb[..., 0] + 256 * rgb[..., 1])
-    return numbers[numbers > 0]
+        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    codes = rgb[..., 0].astype(np.int32) + 256 * rgb[..., 1].astype(np.int32)
+    numbers = np.flatnonzero(np.bincount(codes.ravel()))
+    return numbers[numbers > 0].astype(np.int64)
 
 
 def _image_numbers(item: tuple[Path, list[str]]) -> tuple[np.ndarray, list[str]]:

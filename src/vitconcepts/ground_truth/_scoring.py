@@ -70,10 +70,11 @@ def name_lookup(
 
 def top_images(activations: np.ndarray, alpha: float) -> tuple[np.ndarray, int]:
     """Boolean ``[image, unit]``: each unit's ``k = max(1, ceil(alpha x n))`` most activating
-    images (ties broken by image order); and ``k``."""
+    images (a partial sort, linear in n; ties at the k-th value broken deterministically by
+    numpy's introselect); and ``k``."""
     n = activations.shape[0]
     k = min(n, max(1, math.ceil(alpha * n)))
-    order = np.argsort(-activations, axis=0, kind="stable")[:k]
+    order = np.argpartition(-activations, k - 1, axis=0)[:k]
     top = np.zeros(activations.shape, dtype=bool)
     np.put_along_axis(top, order, True, axis=0)
     return top, k
@@ -152,7 +153,7 @@ def score_labels(
     win by being everywhere; it also costs one matrix product for all 1,197 concepts, where
     AUPRC for every concept would need a sort per unit and concept.
     """
-    acts = np.asarray(activations, dtype=np.float64)
+    acts = np.asarray(activations, dtype=np.float32)
     if acts.ndim != 2 or acts.shape[0] != np.shape(presence)[0] or acts.shape[1] != len(labels):
         raise ValueError(
             f"activations {acts.shape} must be [image, unit] with {np.shape(presence)[0]} "
