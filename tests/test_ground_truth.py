@@ -197,3 +197,34 @@ def test_atlas_cards_carry_netdissect_answer_and_scores(tmp_path):
     assert data["broden"][1] is None and strings[data["broden"][0]] == "dog"
     assert data["auprc"] == [0.95, None] and data["prec"][0] == 0.9
     assert not model_data("m", labels, images=False)["ground_truth"]
+
+
+def test_figure_and_table_from_computed_and_published_summaries(tmp_path):
+    from vitconcepts.figures import plot_ground_truth
+    from vitconcepts.tables import table_ground_truth
+
+    rows = [
+        ["vit", 0, "all", 10, 0.3, 0.6, 0.2, 0.1, 0.2],
+        ["vit", 1, "all", 10, 0.5, 0.7, 0.2, 0.3, 0.4],
+        ["vit", 1, "colors", 4, 1.0, 0.8, 0.3, 0.5, 0.5],
+        ["vit_random", 0, "all", 10, 0.2, 0.2, 0.2, 0.0, 0.0],
+    ]
+    columns = ["model", "layer", "category", "n_units", "share_broden", "median_auprc"]
+    columns += ["median_base_rate", "agree_exact", "agree_synset"]
+    summary = tmp_path / "summary.csv"
+    pd.DataFrame(rows, columns=columns).to_csv(summary, index=False)
+    data = plot_ground_truth(summary, ["vit", "vit_random"], tmp_path / "fig/ground_truth.pdf")
+    assert (tmp_path / "fig/ground_truth.png").is_file() and set(data["category"]) == {"all"}
+    assert len(pd.read_csv(tmp_path / "fig/ground_truth.csv")) == 3
+    table_ground_truth(summary, tmp_path / "t.tex", tmp_path / "t.csv")
+    tex = (tmp_path / "t.tex").read_text()
+    assert "vit\\_random" in tex or "random" in tex
+    per_category = pd.read_csv(tmp_path / "t.csv")
+    vit = per_category[(per_category["model"] == "vit") & (per_category["category"] == "all")]
+    assert vit["share_broden"].iloc[0] == pytest.approx(0.4)  # unit-weighted over layers
+    published = pd.DataFrame(rows, columns=columns)
+    published[columns[5:]] = np.nan  # no activations: only the share naming Broden
+    published.to_csv(summary, index=False)
+    plot_ground_truth(summary, ["vit"], tmp_path / "pub/ground_truth.pdf")
+    table_ground_truth(summary, tmp_path / "p.tex", tmp_path / "p.csv")
+    assert "--" in (tmp_path / "p.tex").read_text()

@@ -93,12 +93,17 @@ def average_precision(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def _chunk_scores(
-    acts: np.ndarray, concepts: np.ndarray, label_idx: np.ndarray, alpha: float
+    acts: np.ndarray,
+    concepts: np.ndarray,
+    weights: np.ndarray,
+    label_idx: np.ndarray,
+    alpha: float,
 ) -> dict[str, np.ndarray]:
-    """Scores of one chunk of units against every concept and against the label's one."""
+    """Scores of one chunk of units against every concept and against the label's one
+    (``weights``: ``concepts`` as float32, for the intersection counts)."""
     n = acts.shape[0]
     top, k = top_images(acts, alpha)
-    inter = top.T.astype(np.float32) @ concepts.astype(np.float32)  # [unit, concept]
+    inter = top.T.astype(np.float32) @ weights  # [unit, concept]: exact counts below 2^24
     size = concepts.sum(axis=0).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = inter / (k + size - inter)
@@ -164,8 +169,11 @@ def score_labels(
     position = {name: i for i, name in enumerate(concept_names)}
     broden = [lookup.get(normalise(label), "") for label in labels]
     label_idx = np.array([position.get(b, -1) for b in broden], dtype=np.int64)
+    weights = concepts.astype(np.float32)
     parts = [
-        _chunk_scores(acts[:, s : s + UNIT_CHUNK], concepts, label_idx[s : s + UNIT_CHUNK], alpha)
+        _chunk_scores(
+            acts[:, s : s + UNIT_CHUNK], concepts, weights, label_idx[s : s + UNIT_CHUNK], alpha
+        )
         for s in range(0, acts.shape[1], UNIT_CHUNK)
     ]
     merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts else {}
