@@ -228,3 +228,47 @@ def test_figure_and_table_from_computed_and_published_summaries(tmp_path):
     plot_ground_truth(summary, ["vit"], tmp_path / "pub/ground_truth.pdf")
     table_ground_truth(summary, tmp_path / "p.tex", tmp_path / "p.csv")
     assert "--" in (tmp_path / "p.tex").read_text()
+
+
+def test_score_model_aligns_broden_rows_through_the_probe_index(tmp_path):
+    """A probe of 10 pattern images then a synthetic Broden part: the activation file covers
+    all 50 samples, a unit planted on `dog` over the Broden samples is scored on those only."""
+    import xarray as xr
+
+    from vitconcepts.ground_truth import build_presence, score_model
+    from vitconcepts.probe import build_probe_index
+
+    parts = [
+        {"kind": "synthetic", "n": 10, "size": 16, "seed": 0},
+        {"kind": "synthetic_broden", "n": 40, "size": 16, "seed": 2},
+    ]
+    index_csv = tmp_path / "index.csv"
+    index = build_probe_index("p", parts, index_csv, tmp_path / "index.json", tmp_path, 1)
+    assert index["sample_id"].iloc[10] == "synthetic_broden/images/synth/00000.jpg"
+    build_presence(index_csv, tmp_path / "presence.npz")
+    data = read_presence(tmp_path / "presence.npz")
+    dog = data.presence[:, NAMES.index("dog")]
+    rng = np.random.default_rng(0)
+    acts = np.zeros((1, 2, 50), dtype=np.float32)
+    acts[0, 0, 10:] = dog + 0.1 * rng.random(40)
+    acts[0, 0, :10] = 5.0  # the pattern images must not enter
+    acts[0, 1] = rng.random(50)
+    nc = tmp_path / "acts.nc"
+    xr.Dataset(
+        {"activations": (("layer", "unit", "sample"), acts)},
+        coords={
+            "layer": ["blocks.0"],
+            "unit": [0, 1],
+            "sample": np.arange(50),
+            "sample_id": ("sample", index["sample_id"].tolist()),
+            "n_units": ("layer", [2]),
+        },
+    ).to_netcdf(nc)
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame(
+        {"layer": "blocks.0", "unit": [0, 1], "description": ["dog", "car"], "similarity": 1.0}
+    ).to_csv(labels, index=False)
+    out = score_model(nc, labels, tmp_path / "presence.npz", index_csv, tmp_path / "gt.csv", 0.1)
+    assert out.loc[0, "auprc"] == pytest.approx(1.0) and out.loc[0, "best_name"] == "dog"
+    assert out.loc[0, "base_rate"] == pytest.approx(dog.mean())
+    assert read_ground_truth(tmp_path / "gt.csv")["broden_name"].tolist() == ["dog", "car"]

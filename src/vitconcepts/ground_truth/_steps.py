@@ -3,6 +3,7 @@ labels scored against it (rows aligned through the probe index)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -32,10 +33,11 @@ BRODEN_KINDS = ("broden", "synthetic_broden")
 
 
 def broden_part(index_csv: str | Path) -> dict:
-    """The probe's first Broden part (``index.json`` entry: name, kind, root)."""
-    from ..probe import load_index_meta
-
-    parts = [p for p in load_index_meta(index_csv).get("parts", []) if p["kind"] in BRODEN_KINDS]
+    """The probe's first Broden part (its entry in ``index.json`` beside the index, written
+    by prepare_probe: name, kind, root). Read here without the probe package (torch)."""
+    meta_path = Path(index_csv).with_suffix(".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    parts = [p for p in meta.get("parts", []) if p.get("kind") in BRODEN_KINDS]
     if not parts:
         raise InputDataError(
             f"The probe index {index_csv} has no Broden part, so there are no annotations "
