@@ -497,6 +497,17 @@ def ground_truth_summary():
     return None
 
 
+def ground_truth_figure_models():
+    """The figure's lines: the paper figures' models (analysis.vits, analysis.cnn) and their
+    random-init controls, default unit kind; every model and kind stays in the table."""
+    from plan_config import control_models
+
+    roles = [*ROLES["vits"], ROLES["cnn"]]
+    controls = [c for c, base in control_models(config).items() if base in roles]
+    pool = ground_truth_csvs() or ANALYSED
+    return [m for m in dict.fromkeys([*roles, *controls]) if m in pool] or list(pool)
+
+
 def ground_truth_figures():
     return ["ground_truth"] if ground_truth_summary() else []
 

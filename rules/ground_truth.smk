@@ -120,7 +120,7 @@ rule plot_ground_truth:
         mem_mb=2000,
         runtime=10,
     params:
-        models=list(ground_truth_csvs()) or ANALYSED,
+        models=ground_truth_figure_models(),
     script:
         "../scripts/plot_ground_truth.py"
 
