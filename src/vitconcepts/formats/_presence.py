@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,17 +65,24 @@ def write_presence(out_npz: PathLike, data: BrodenPresence) -> Path:
     out = Path(out_npz)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez_compressed(
-        tmp,
-        presence=np.packbits(np.asarray(data.presence, dtype=bool), axis=1),
-        n_names=np.int64(len(data.names)),
-        images=np.asarray(data.images, dtype=str),
-        names=np.asarray(data.names, dtype=str),
-        numbers=np.asarray(data.numbers, dtype=np.int64),
-        categories=np.asarray(data.categories, dtype=str),
-        synonyms=np.asarray([";".join(s) for s in data.synonyms], dtype=str),
-        provenance=np.asarray(json.dumps(data.provenance, sort_keys=True, default=str)),
-    )
+    arrays = {
+        "presence": np.packbits(np.asarray(data.presence, dtype=bool), axis=1),
+        "n_names": np.int64(len(data.names)),
+        "images": np.asarray(data.images, dtype=str),
+        "names": np.asarray(data.names, dtype=str),
+        "numbers": np.asarray(data.numbers, dtype=np.int64),
+        "categories": np.asarray(data.categories, dtype=str),
+        "synonyms": np.asarray([";".join(s) for s in data.synonyms], dtype=str),
+        "provenance": np.asarray(json.dumps(data.provenance, sort_keys=True, default=str)),
+    }
+    # numpy.savez_compressed stamps each member with the current time: a fixed date keeps
+    # the bytes a function of the contents
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.asanyarray(value), allow_pickle=False)
     os.replace(tmp, out)
     return out
 
