@@ -193,9 +193,9 @@ def test_atlas_cards_carry_netdissect_answer_and_scores(tmp_path):
     )
     data = model_data("m", labels, images=False, ground_truth_csv=csv)
     strings = data["strings"]
-    assert data["ground_truth"] and [strings[i] for i in data["best"]] == ["dog", "striped"]
-    assert data["broden"][1] is None and strings[data["broden"][0]] == "dog"
-    assert data["auprc"] == [0.95, None] and data["prec"][0] == 0.9
+    assert data["ground_truth"] and [strings[i] for i in data["gt_best"]] == ["dog", "striped"]
+    assert data["gt_broden"][1] is None and strings[data["gt_broden"][0]] == "dog"
+    assert data["gt_auprc"] == [0.95, None] and data["gt_prec"][0] == 0.9
     assert not model_data("m", labels, images=False)["ground_truth"]
 
 
