@@ -186,6 +186,8 @@ def test_tiny_run_assesses_every_label(tiny_run):
     from vitconcepts.formats import RELIABILITY_COLUMNS, read_boot, read_reliability
 
     config = yaml.safe_load((tiny_run / TINY_CONFIG).read_text())
+    # the tiny probe: its synthetic patterns and its synthetic Broden photos (96 images)
+    half = sum(part["n"] for part in config["probes"]["test"]["parts"]) // 2
     for model in config["models"]:
         frame = read_reliability(tiny_run / f"results/reliability/test/{model}.csv")
         labels = pd.read_csv(tiny_run / f"results/labels/test/{model}.csv")
@@ -199,12 +201,13 @@ def test_tiny_run_assesses_every_label(tiny_run):
         assert list(frame.columns[len(RELIABILITY_COLUMNS) - 3 : len(RELIABILITY_COLUMNS)]) == list(
             heldout.columns
         )  # the held-out columns end the CSV
-        # 64 images, top_k 8: both halves are large enough, every column is defined
+        # 96 images, top_k 8: both halves are large enough, every column is defined
         # (the correlation too, unless a unit is constant on a half: a dead channel)
         assert heldout["heldout_auprc"].between(0, 1).all()
         correlation = heldout["heldout_correlation"]
         assert correlation.notna().mean() > 0.9 and correlation.dropna().between(-1, 1).all()
-        assert (heldout["auprc_chance"] == 1 / 32).all()  # alpha 0.01 of 32 images: 1 positive
+        # alpha 0.01 of a half (48 images): 1 positive
+        assert (heldout["auprc_chance"] == 1 / half).all()
         boot = read_boot(tiny_run / f"results/reliability/test/{model}_boot.nc")
         assert boot.n_boot == 20  # the schema's default
         assert (tiny_run / f"results/reliability/test/{model}.csv.provenance.json").is_file()
