@@ -16,6 +16,12 @@ reader never opens them). Then, side by side in one run:
    images, projected linearly to 63,305 images per layer.
 
 Usage: ``.venv/bin/python benchmarks/bench_broden_presence.py [--n 3000] [--threads 2]``
+
+Measured (n = 3000, shared 2-core CPU, masks in the page cache): 1,242 images/s on 1 thread,
+1,396 on 2 (1.12x): 63,305 images in ~0.8 min; peak RSS 164 MiB; the presence file of
+63,305 x 1,197 at the measured density (2.3 %) is 2.2 MiB (72 MiB as bool in memory), written
+in 0.8 s, read in 0.1 s; score_labels ~16 s per 768-unit layer at 63,305 images (every label
+naming a Broden concept: the worst case).
 """
 
 from __future__ import annotations
