@@ -37,6 +37,7 @@ include: "rules/tables.smk"
 include: "rules/agreement.smk"
 include: "rules/reliability.smk"
 include: "rules/final_layer.smk"
+include: "rules/ground_truth.smk"
 include: "rules/atlas.smk"
 include: "rules/paper.smk"
 
@@ -49,3 +50,4 @@ rule all:
         all_tables(),
         unit_kind_labels(),
         unit_kind_reliability(),
+        list(ground_truth_csvs().values()),

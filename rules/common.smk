@@ -183,6 +183,8 @@ def atlas_page_inputs(wildcards):
         inputs["thumbs"] = f"{ATLAS}/thumbs"
     if reliability_csv(wildcards.model):
         inputs["reliability"] = reliability_csv(wildcards.model)
+    if wildcards.model in ground_truth_csvs():
+        inputs["ground_truth"] = ground_truth_csvs()[wildcards.model]
     return inputs
 
 
@@ -197,6 +199,8 @@ def atlas_kind_page_inputs(wildcards):
     }
     if reliability_csv(model, kind):
         inputs["reliability"] = reliability_csv(model, kind)
+    if f"{model}.{kind}" in ground_truth_csvs():
+        inputs["ground_truth"] = ground_truth_csvs()[f"{model}.{kind}"]
     return inputs
 
 
@@ -256,6 +260,7 @@ def all_figures():
     names += reliability_figures()
     names += control_figures()
     names += unit_kinds_figures()
+    names += ground_truth_figures()
     return [f"paper/figures/{name}.pdf" for name in names]
 
 
@@ -267,6 +272,7 @@ def all_tables():
         names.append("reproduction_agreement")
     names += reliability_tables()
     names += final_layer_tables()
+    names += ground_truth_tables()
     return [f"paper/tables/{name}.tex" for name in names]
 
 
@@ -477,3 +483,57 @@ def random_control_inputs(wildcards=None):
     networks = list(dict.fromkeys([*CONTROLS.values(), *CONTROLS]))
     inputs = {f"{model}_labels": labels_csv(model) for model in networks}
     return inputs | reliability_inputs(networks)
+
+
+# -- ground truth (rules/ground_truth.smk): labels scored against Broden's annotations ---------
+from plan_config import has_broden_part
+
+
+def ground_truth_csvs(wildcards=None):
+    """{model or model.kind: ground-truth CSV} of every computed-label model and unit kind,
+    when the probe has a Broden part (none from published labels: no activations)."""
+    if PUBLISHED or not has_broden_part(config, PROBE):
+        return {}
+    csvs = {}
+    for model in LABELLED:
+        csvs[model] = f"results/ground_truth/{PROBE}/{model}.csv"
+        for kind in model_extra_kinds(model):
+            csvs[f"{model}.{kind}"] = f"results/ground_truth/{PROBE}/{model}.{kind}.csv"
+    return csvs
+
+
+def ground_truth_published():
+    """Published labels: Broden's label.csv from `ground_truth.broden_labels`, or None."""
+    path = config["ground_truth"]["broden_labels"]
+    if not PUBLISHED or not path:
+        return None
+    path = Path(path).expanduser()
+    return str(path / "label.csv" if path.is_dir() else path)
+
+
+def ground_truth_summary():
+    """The per-layer ground-truth summary this configuration makes, or None."""
+    if ground_truth_csvs():
+        return f"results/ground_truth/{PROBE}/summary.csv"
+    if ground_truth_published():
+        return "results/ground_truth/published/summary.csv"
+    return None
+
+
+def ground_truth_figure_models():
+    """The figure's lines: the paper figures' models (analysis.vits, analysis.cnn) and their
+    random-init controls, default unit kind; every model and kind stays in the table."""
+    from plan_config import control_models
+
+    roles = [*ROLES["vits"], ROLES["cnn"]]
+    controls = [c for c, base in control_models(config).items() if base in roles]
+    pool = ground_truth_csvs() or ANALYSED
+    return [m for m in dict.fromkeys([*roles, *controls]) if m in pool] or list(pool)
+
+
+def ground_truth_figures():
+    return ["ground_truth"] if ground_truth_summary() else []
+
+
+def ground_truth_tables():
+    return ["ground_truth"] if ground_truth_summary() else []

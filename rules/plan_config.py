@@ -468,3 +468,13 @@ def finetuning_conditions(config: dict) -> dict[str, list[str]]:
     for dataset, by_base in copies.items():
         conditions[dataset] = [by_base[b] for b in bases if b in by_base]
     return conditions if len(conditions) > 1 else {}
+
+
+#: Probe part kinds holding a Broden folder (``vitconcepts.ground_truth.BRODEN_KINDS``).
+BRODEN_KINDS = ("broden", "synthetic_broden")
+
+
+def has_broden_part(config: dict, probe: str) -> bool:
+    """Whether probe ``probe`` has a Broden part, whose annotations the ground-truth rules read."""
+    parts = config["probes"][probe].get("parts", [])
+    return any(part.get("kind") in BRODEN_KINDS for part in parts)

@@ -17,6 +17,7 @@ with rule_log(snakemake):
         images=snakemake.params.images,
         probe=snakemake.params.probe,
         reliability_csv=snakemake.input.get("reliability"),
+        ground_truth_csv=snakemake.input.get("ground_truth"),
         kind=snakemake.params.kind,
         other_pages=[tuple(pair) for pair in snakemake.params.other_pages],
         control_of=snakemake.params.get("control_of"),

@@ -29,9 +29,9 @@ pytestmark = [
     pytest.mark.slow,
 ]
 
-# "resuming <path> at sample 16 of 64" / "resuming <path>: 1 of 2 layers already labelled"
+# "resuming <path> at sample 16 of 96" / "resuming <path>: 1 of 2 layers already labelled"
 RESUME_RE = re.compile(r"resum\w*\b[^\n]*?(?:at sample |: )(\d+) of (\d+)", re.I)
-# tqdm's first progress line of a bar started at `initial` ("... 16/64 [00:00<?, ?img/s]")
+# tqdm's first progress line of a bar started at `initial` ("... 16/96 [00:00<?, ?img/s]")
 TQDM_START_RE = re.compile(r"\|\s*(\d+)/(\d+) \[00:00<\?")
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -83,6 +84,11 @@ def test_paper_dag_plans_without_network_or_imagenet(workflow_copy):
     for rule in ("dump_logits", "label_final_layer", "check_final_layer", "table_final_layer"):
         assert jobs[rule] == 1, (rule, jobs)
     assert jobs["plot_appendix"] == PAPER_MODELS
+    # Broden's annotations: one presence file, every labelled model and unit kind scored
+    assert jobs["score_ground_truth"] == networks + 4, jobs
+    for rule in ("broden_presence", "summarise_ground_truth", "plot_ground_truth"):
+        assert jobs[rule] == 1, (rule, jobs)
+    assert jobs["table_ground_truth"] == 1
     assert jobs["compare_with_published"] == PAPER_MODELS - 1  # resnet_cub is not published
     assert jobs["table_reproduction_agreement"] == 1
     expected = {"plot_example_units", "plot_image_complexity", "table_categoriser_agreement"}
@@ -116,6 +122,8 @@ def test_published_dag_needs_no_model_or_probe(workflow_copy, tmp_path):
         jobs["plot_finetuning_category_shares"] == jobs["plot_finetuning_concepts_per_layer"] == 1
     )
     assert "compare_with_published" not in jobs
+    # no activations, and no Broden label list configured (ground_truth.broden_labels)
+    assert not {"broden_presence", "score_ground_truth", "plot_ground_truth"} & set(jobs)
 
 
 def test_unknown_model_source_stops_before_any_job(workflow_copy, tmp_path):
@@ -203,6 +211,8 @@ def test_tiny_run_assesses_every_label(tiny_run):
     from vitconcepts.formats import RELIABILITY_COLUMNS, read_boot, read_reliability
 
     config = yaml.safe_load((tiny_run / TINY_CONFIG).read_text())
+    # the tiny probe: its synthetic patterns and its synthetic Broden photos (96 images)
+    half = sum(part["n"] for part in config["probes"]["test"]["parts"]) // 2
     for model in config["models"]:
         frame = read_reliability(tiny_run / f"results/reliability/test/{model}.csv")
         labels = pd.read_csv(tiny_run / f"results/labels/test/{model}.csv")
@@ -216,12 +226,13 @@ def test_tiny_run_assesses_every_label(tiny_run):
         assert list(frame.columns[len(RELIABILITY_COLUMNS) - 3 : len(RELIABILITY_COLUMNS)]) == list(
             heldout.columns
         )  # the held-out columns end the CSV
-        # 64 images, top_k 8: both halves are large enough, every column is defined
+        # 96 images, top_k 8: both halves are large enough, every column is defined
         # (the correlation too, unless a unit is constant on a half: a dead channel)
         assert heldout["heldout_auprc"].between(0, 1).all()
         correlation = heldout["heldout_correlation"]
         assert correlation.notna().mean() > 0.9 and correlation.dropna().between(-1, 1).all()
-        assert (heldout["auprc_chance"] == 1 / 32).all()  # alpha 0.01 of 32 images: 1 positive
+        # alpha 0.01 of a half (48 images): 1 positive
+        assert (heldout["auprc_chance"] == 1 / half).all()
         boot = read_boot(tiny_run / f"results/reliability/test/{model}_boot.nc")
         assert boot.n_boot == 20  # the schema's default
         assert (tiny_run / f"results/reliability/test/{model}.csv.provenance.json").is_file()
@@ -255,6 +266,39 @@ def test_tiny_run_assesses_every_label(tiny_run):
     assert (ci["low"] <= ci["high"]).all()
     assert r"\vctablehere{reliability}" in (tiny_run / "paper/generated.tex").read_text()
     assert (tiny_run / "paper/tables/reliability.tex").is_file()
+
+
+@pytest.mark.slow
+def test_tiny_run_scores_labels_against_broden(tiny_run):
+    """The tiny probe's synthetic Broden part: its annotations read exactly, every labelled
+    model scored against them, the appendix figure, table and section."""
+    from vitconcepts.formats import GROUND_TRUTH_COLUMNS, read_ground_truth, read_presence
+    from vitconcepts.synthetic import make_synthetic_broden
+
+    config = yaml.safe_load((tiny_run / TINY_CONFIG).read_text())
+    part = config["probes"]["test"]["parts"][-1]
+    assert part["kind"] == "synthetic_broden"
+    _, truth = make_synthetic_broden(tiny_run / "planted", part["n"], part["size"], part["seed"])
+    presence = read_presence(tiny_run / "results/ground_truth/test/presence.npz")
+    assert np.array_equal(presence.presence, truth)
+    for model in config["models"]:
+        frame = read_ground_truth(tiny_run / f"results/ground_truth/test/{model}.csv")
+        labels = pd.read_csv(tiny_run / f"results/labels/test/{model}.csv")
+        assert list(frame.columns[: len(GROUND_TRUTH_COLUMNS)]) == list(GROUND_TRUTH_COLUMNS)
+        assert len(frame) == len(labels) and frame["best_name"].isin(presence.names).all()
+    figure = pd.read_csv(tiny_run / "paper/figures/ground_truth.csv")
+    assert {"tiny_vit", "tiny_cnn"} <= set(figure["model"]) <= set(config["models"])
+    assert (tiny_run / "paper/figures/ground_truth.pdf").is_file()
+    assert (tiny_run / "paper/tables/ground_truth.csv").is_file()
+    assert r"\vctablehere{ground_truth}" in (tiny_run / "paper/generated.tex").read_text()
+    text = subprocess.run(
+        ["pdftotext", str(tiny_run / "paper/main.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Labels against human annotations" in text
+    assert "NetDissect" in text
 
 
 @pytest.mark.slow

@@ -44,6 +44,7 @@ KNOWN_FIGURES: tuple[str, ...] = (
     "heldout_correlation",
     "random_control",
     "unit_kinds",
+    "ground_truth",
 )
 #: Tables that main.tex places in its sections.
 KNOWN_TABLES: tuple[str, ...] = (
@@ -54,6 +55,7 @@ KNOWN_TABLES: tuple[str, ...] = (
     "reproduction_agreement",
     "reliability",
     "final_layer",
+    "ground_truth",
 )
 
 

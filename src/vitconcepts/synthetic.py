@@ -1,4 +1,5 @@
-"""A deterministic synthetic probe set: coloured patterns drawn with PIL.
+"""Deterministic synthetic data: a probe set of coloured patterns drawn with PIL, and a small
+Broden-format folder with planted annotations (:func:`make_synthetic_broden`).
 
 Used by the tiny offline config (``.test/config.yaml``) so the whole pipeline runs without
 any download. Images fall into pattern classes (solid colour, stripes, checkerboard, disc,
@@ -71,3 +72,98 @@ def make_synthetic_images(out_dir: str | Path, n: int = 64, size: int = 32, seed
         folder.mkdir(parents=True, exist_ok=True)
         image.save(folder / f"{i:05d}_{fg_name}_on_{bg_name}.png", optimize=False)
     return out
+
+
+# -- a Broden-format folder (NetDissect's broden1_224 layout) with planted annotations ----------
+#: (number, label.csv name, category, synonyms) of the synthetic Broden: colours, objects, a
+#: part, materials, scenes and textures; numbers above 255 need the mask's G channel, and
+#: ``orange`` is both a colour and an object, as in Broden.
+BRODEN_LABELS = (
+    (1, "red-c", "color", ""),
+    (2, "green-c", "color", ""),
+    (3, "blue-c", "color", ""),
+    (4, "orange-c", "color", ""),
+    (10, "dog", "object", "domestic dog;Canis familiaris"),
+    (11, "car", "object", "auto;automobile;machine;motorcar"),
+    (12, "grass", "object", ""),
+    (13, "orange", "object", ""),
+    (20, "wheel", "part", ""),
+    (300, "wood", "material", ""),
+    (301, "glass", "material", ""),
+    (310, "kitchen-s", "scene", "kitchen"),
+    (311, "street-s", "scene", ""),
+    (320, "striped", "texture", ""),
+    (321, "dotted", "texture", ""),
+)
+BRODEN_MASKED = ("color", "object", "part", "material")
+
+
+def _broden_label_csv(root: Path) -> None:
+    lines = ["number,name,category,frequency,coverage,syns"]
+    for number, name, category, syns in BRODEN_LABELS:
+        lines.append(f'{number},{name},{category}(1),1,0.1,"{syns}"')
+    (root / "label.csv").write_text("\n".join(lines) + "\n")
+    categories = sorted({c for _, _, c, _ in BRODEN_LABELS})
+    (root / "category.csv").write_text(
+        "name,first,last,count,frequency\n" + "".join(f"{c},1,1,1,1\n" for c in categories)
+    )
+
+
+def _broden_mask(path: Path, numbers: list[int], size: int, rng: np.random.Generator) -> None:
+    """A mask PNG: each number fills a random rectangle (R = n % 256, G = n // 256), and
+    pixel (0, k) of the k-th number, so that every number survives the overlaps."""
+    pixels = np.zeros((size, size, 3), dtype=np.uint8)
+    colours = [(number % 256, number // 256, 0) for number in numbers]
+    for colour in colours:
+        x0, y0 = (int(v) for v in rng.integers(0, size - 2, size=2))
+        x1, y1 = x0 + int(rng.integers(2, size - x0 + 1)), y0 + int(rng.integers(2, size - y0 + 1))
+        pixels[y0:y1, x0:x1] = colour
+    for k, colour in enumerate(colours):
+        pixels[0, k] = colour
+    Image.fromarray(pixels).save(path)
+
+
+def make_synthetic_broden(
+    out_dir: str | Path, n: int = 32, size: int = 32, seed: int = 0
+) -> tuple[Path, np.ndarray]:
+    """Write a Broden-format folder ``out_dir/broden1_224`` of ``n`` photos (JPEG,
+    ``size`` x ``size``) with masks (``size // 2``), scenes and textures; return the folder
+    and the planted truth ``[image, label]`` (bool, :data:`BRODEN_LABELS` order).
+
+    Each image gets each concept with probability 0.3 (a concept is never absent from all
+    images); masked concepts go to one mask per category, later rectangles overwriting
+    earlier ones except for one guaranteed pixel each. The same arguments give the same files.
+    """
+    root = Path(out_dir) / "broden1_224"
+    folder = root / "images" / "synth"
+    folder.mkdir(parents=True, exist_ok=True)
+    _broden_label_csv(root)
+    rng = np.random.default_rng(seed)
+    truth = rng.random((n, len(BRODEN_LABELS))) < 0.3
+    truth[np.arange(len(BRODEN_LABELS)) % n, np.arange(len(BRODEN_LABELS))] = True
+    mask_size = max(4, size // 2)
+    rows = ["image,split,ih,iw,sh,sw,color,object,part,material,scene,texture"]
+    for i in range(n):
+        cells = {}
+        for category in (*BRODEN_MASKED, "scene", "texture"):
+            numbers = [
+                number
+                for j, (number, _, cat, _) in enumerate(BRODEN_LABELS)
+                if cat == category and truth[i, j]
+            ]
+            if not numbers:
+                cells[category] = ""
+            elif category in BRODEN_MASKED:
+                name = f"synth/{i:05d}_{category}.png"
+                _broden_mask(root / "images" / name, numbers, mask_size, rng)
+                cells[category] = name
+            else:
+                cells[category] = ";".join(str(x) for x in numbers)
+        colour = PALETTE[list(PALETTE)[i % len(PALETTE)]]
+        _draw(PATTERNS[i % len(PATTERNS)], colour, (128, 128, 128), size, rng).save(
+            folder / f"{i:05d}.jpg", quality=90
+        )
+        meta = f"synth/{i:05d}.jpg,train,{size},{size},{mask_size},{mask_size}"
+        rows.append(meta + "," + ",".join(cells[c] for c in (*BRODEN_MASKED, "scene", "texture")))
+    (root / "index.csv").write_text("\n".join(rows) + "\n")
+    return root, truth

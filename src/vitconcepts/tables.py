@@ -429,3 +429,37 @@ def table_final_layer(
     header = ["model", "module", "units", "top-1 \\%", "top-5 \\%", "cosine"]
     comment = "Final-layer check: output units labelled with the class names."
     return write_tex(out_tex, _tabular("l l r r r r", header, body, comment))
+
+
+def table_ground_truth(summary_csv: PathLike, out_tex: PathLike, out_csv: PathLike) -> Path:
+    """The labels against Broden's annotations (:mod:`vitconcepts.ground_truth`), one row per
+    model over all its layers: share of labels naming a Broden concept, their AUPRC and base
+    rate (unit-weighted means of the layers' medians), agreement with NetDissect's answer
+    (exact, within one WordNet synset), in %. ``out_csv`` holds the same per category too."""
+    from vitconcepts.figures.ground_truth import SUMMARY_COLUMNS
+
+    df = read_checked_csv(summary_csv, SUMMARY_COLUMNS, "ground-truth summary")
+    values = list(SUMMARY_COLUMNS[4:])
+    rows = []
+    for (model, category), g in df.groupby(["model", "category"], sort=False):
+        weights = g["n_units"].astype(float)
+        row = {"model": model, "category": category, "n_units": int(weights.sum())}
+        for column in values:
+            ok = g[column].notna()
+            total = weights[ok].sum()
+            row[column] = float((g[column][ok] * weights[ok]).sum() / total) if total else np.nan
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=["model", "category", "n_units", *values])
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_csv, index=False, lineterminator="\n", float_format="%.6g")
+    body = []
+    overall = table[table["category"] == "all"]
+    for _, r in overall.sort_values("model", key=lambda s: s.map(model_sort_key)).iterrows():
+        cells = [latex_escape(model_name(r["model"])), _fmt_int(r["n_units"])]
+        cells += [_fmt_int(100 * r["share_broden"])]
+        cells += [_fmt_float(r["median_auprc"], 2), _fmt_float(r["median_base_rate"], 2)]
+        cells += [_fmt_int(100 * r["agree_exact"]), _fmt_int(100 * r["agree_synset"])]
+        body.append(" & ".join(cells) + r" \\")
+    header = ["model", "units", "Broden \\%", "AUPRC", "base rate", "exact \\%", "synset \\%"]
+    comment = "Labels against Broden's human annotations, all layers."
+    return write_tex(out_tex, _tabular("l r r r r r r", header, body, comment))

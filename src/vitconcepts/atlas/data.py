@@ -19,6 +19,7 @@ from vitconcepts.errors import InputDataError
 from vitconcepts.formats import (
     parse_images,
     parse_stable_concepts,
+    read_ground_truth,
     read_labels,
     read_reliability,
     read_topk,
@@ -121,6 +122,30 @@ def _reliability_data(reliability_csv, frame, labels_csv, sid) -> dict[str, Any]
     }
 
 
+def _ground_truth_data(ground_truth_csv, frame, labels_csv, sid) -> dict[str, Any]:
+    """Columns ``gt_best`` (NetDissect's answer: Broden concept string id), ``gt_best_score``
+    (its IoU), ``gt_broden`` (the Broden concept the label names, or None), ``gt_auprc``,
+    ``gt_prec``, ``gt_base`` (:mod:`vitconcepts.ground_truth`)."""
+    table = read_ground_truth(ground_truth_csv).set_index(["layer", "unit"])
+    keys = pd.MultiIndex.from_arrays([frame["layer"].astype(str), frame["unit"].astype(int)])
+    missing = keys.difference(table.index)
+    if len(missing):
+        raise InputDataError(
+            f"The ground-truth file {ground_truth_csv} has no row for {len(missing)} units of "
+            f"{labels_csv} (e.g. layer {missing[0][0]} unit {missing[0][1]}).",
+            f"rebuild it: snakemake {ground_truth_csv} --forcerun score_ground_truth",
+        )
+    table = table.loc[keys]
+    return {
+        "gt_best": [sid(str(x)) for x in table["best_name"]],
+        "gt_best_score": [_round(x, 3) for x in table["best_score"].astype(float)],
+        "gt_broden": [sid(str(x)) if x else None for x in table["broden_name"]],
+        "gt_auprc": [_round(x, 3) for x in table["auprc"].astype(float)],
+        "gt_prec": [_round(x, 3) for x in table["precision"].astype(float)],
+        "gt_base": [_round(x, 3) for x in table["base_rate"].astype(float)],
+    }
+
+
 def _round(x: float, digits: int = 4) -> float | None:
     if x is None or not math.isfinite(x):
         return None
@@ -138,12 +163,14 @@ def model_data(
     n_next: int = N_NEXT,
     reliability_csv: PathLike | None = None,
     kind: str | None = None,
+    ground_truth_csv: PathLike | None = None,
 ) -> dict[str, Any]:
     """The JSON-able data of one model page (columns, with a string table for concepts).
 
     ``kind``: the unit kind of a page for a model's extra kind (``None``: the default kind);
     ``reliability_csv``: adds ``q``, ``hr``, ``auprc``, ``chance``, ``stab``, ``stable`` per
-    unit (``reliability`` true)."""
+    unit (``reliability`` true); ``ground_truth_csv``: adds NetDissect's answer and the
+    Broden scores per unit (``ground_truth`` true, :func:`_ground_truth_data`)."""
     frame = read_unit_labels(labels_csv)
     cat_map = _read_categories(categories_csv)
     strings: dict[str, int] = {}
@@ -184,6 +211,9 @@ def model_data(
     }
     if reliability_csv:
         data.update(_reliability_data(reliability_csv, frame, labels_csv, sid))
+    data["ground_truth"] = bool(ground_truth_csv)
+    if ground_truth_csv:
+        data.update(_ground_truth_data(ground_truth_csv, frame, labels_csv, sid))
     if topk_nc:
         names, scores = _aligned_topk(topk_nc, frame, labels_csv)
         for row in range(len(frame)):

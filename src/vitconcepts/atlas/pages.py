@@ -154,6 +154,7 @@ def build_model_page(
     kind: str | None = None,
     other_pages: Sequence[tuple[str, str]] = (),
     control_of: str | None = None,
+    ground_truth_csv: PathLike | None = None,
 ) -> dict[str, Any]:
     """Write ``{atlas}/{page}.html``, ``{atlas}/data/{page}.js`` and (when given) the
     summary figure as ``{atlas}/figures/{page}.png``; return the page's data. ``{page}`` is
@@ -163,7 +164,9 @@ def build_model_page(
     ``control_of``: the model this one is the random-init control of (the page says so and
     links to it). ``images=False`` (published labels: no probe images) builds the page without
     thumbnails;
-    without ``reliability_csv`` the cards show no q/stability and the filter is disabled.
+    without ``reliability_csv`` the cards show no q/stability and the filter is disabled;
+    with ``ground_truth_csv`` each card shows NetDissect's answer (``best_name``) and the
+    label's Broden scores (AUPRC, precision, base rate).
     """
     out_html = Path(out_html)
     root, stem = out_html.parent, out_html.name.removesuffix(".html")
@@ -183,6 +186,7 @@ def build_model_page(
         probe,
         reliability_csv=reliability_csv,
         kind=kind,
+        ground_truth_csv=ground_truth_csv,
     )
     data["control_of"] = control_of
     _write_data_script(root / "data" / f"{stem}.js", "ATLAS_DATA", data)

@@ -22,7 +22,8 @@ tables, writing a figure's source CSV), :mod:`~vitconcepts.figures.drawing` (lay
 line styles, stacked bars, legends), :mod:`~vitconcepts.figures.per_layer`,
 :mod:`~vitconcepts.figures.finetuning`, :mod:`~vitconcepts.figures.example_units`,
 :mod:`~vitconcepts.figures.reproduction`, :mod:`~vitconcepts.figures.reliability`,
-:mod:`~vitconcepts.figures.validity`, :mod:`~vitconcepts.figures.random_control` and
+:mod:`~vitconcepts.figures.validity`, :mod:`~vitconcepts.figures.random_control`,
+:mod:`~vitconcepts.figures.ground_truth` and
 :mod:`~vitconcepts.figures.unit_kinds`.
 """
 
@@ -34,6 +35,7 @@ from vitconcepts.figures.finetuning import (
     plot_finetuning_category_shares,
     plot_finetuning_concepts_per_layer,
 )
+from vitconcepts.figures.ground_truth import plot_ground_truth
 from vitconcepts.figures.inputs import CONCEPTS_COLUMNS, SHARES_COLUMNS
 from vitconcepts.figures.per_layer import (
     COMPLEXITY_LABELS,
@@ -82,6 +84,7 @@ __all__ = [
     "plot_finetuned_concepts_per_layer",
     "plot_finetuning_category_shares",
     "plot_finetuning_concepts_per_layer",
+    "plot_ground_truth",
     "plot_image_complexity",
     "plot_reliability",
     "plot_reproduction_agreement",

@@ -13,6 +13,8 @@ reliability CSV     :func:`read_reliability`                       :func:`write_
 ``stable_concepts`` :func:`parse_stable_concepts`                  :func:`format_stable_concepts`
 bootstrap file      :func:`read_boot`                              :func:`boot_writer` +
                                                                    :func:`write_boot_layer`
+Broden presence     :func:`read_presence`                          :func:`write_presence`
+ground-truth CSV    :func:`read_ground_truth`                      :func:`write_ground_truth`
 ==================  =============================================  ==============================
 
 This package imports numpy, pandas, xarray and netCDF4 only (plus the project's error and
@@ -20,6 +22,7 @@ NetCDF-streaming helpers): never torch and never a pipeline stage, so every stag
 """
 
 from ._activations import ActivationLayout, read_activation_layout, read_layer
+from ._ground_truth import GROUND_TRUTH_COLUMNS, read_ground_truth, write_ground_truth
 from ._labels import (
     IMAGES_EXAMPLE,
     LABEL_COLUMNS,
@@ -30,6 +33,7 @@ from ._labels import (
     read_labels,
     write_labels,
 )
+from ._presence import PRESENCE_KEYS, BrodenPresence, read_presence, write_presence
 from ._probe_index import INDEX_COLUMNS, read_probe_index, write_probe_index
 from ._reliability import (
     BOOT_UNIT_VARIABLES,
@@ -47,13 +51,16 @@ from ._topk import TOPK_VARIABLES, TopK, read_topk, topk_writer, write_topk_laye
 
 __all__ = [
     "BOOT_UNIT_VARIABLES",
+    "GROUND_TRUTH_COLUMNS",
     "IMAGES_EXAMPLE",
+    "PRESENCE_KEYS",
     "INDEX_COLUMNS",
     "LABEL_COLUMNS",
     "RELIABILITY_COLUMNS",
     "REQUIRED_COLUMNS",
     "TOPK_VARIABLES",
     "ActivationLayout",
+    "BrodenPresence",
     "ReliabilityBoot",
     "TopK",
     "boot_writer",
@@ -64,14 +71,18 @@ __all__ = [
     "parse_stable_concepts",
     "read_activation_layout",
     "read_boot",
+    "read_ground_truth",
     "read_labels",
     "read_layer",
+    "read_presence",
     "read_probe_index",
     "read_reliability",
     "read_topk",
     "topk_writer",
     "write_boot_layer",
+    "write_ground_truth",
     "write_labels",
+    "write_presence",
     "write_probe_index",
     "write_reliability",
     "write_topk_layer",

@@ -18,6 +18,10 @@ Part kinds (``parts`` entries of ``config["probes"][probe]``, read in :mod:`._pa
 * ``cifar100_test {url?, sha256?}``: the CIFAR-100 python tarball; the test images are written
   as PNGs in dataset order.
 * ``image_folder {path}``: any ImageFolder tree, or a flat folder of images (sorted names).
+* ``synthetic {n, size, seed}``: generated pattern images (the tiny offline config).
+* ``synthetic_broden {n, size, seed}``: a generated Broden-format folder with planted
+  annotations (:func:`vitconcepts.synthetic.make_synthetic_broden`), indexed like a Broden
+  part (photos only); the tiny config's ground-truth rules read its annotations.
 
 Every part takes ``exif_transpose`` (default false). Like torchvision's ``ImageFolder``, the
 paper's probe ignores EXIF orientation tags (ImageNet and Broden images are stored upright);

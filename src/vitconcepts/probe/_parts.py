@@ -22,7 +22,14 @@ from ..provenance import sha256_file
 
 # torchvision.datasets.folder.IMG_EXTENSIONS (kept literal: the order must not silently change)
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-PART_KINDS = ("imagenet_val", "broden", "cifar100_test", "image_folder", "synthetic")
+PART_KINDS = (
+    "imagenet_val",
+    "broden",
+    "cifar100_test",
+    "image_folder",
+    "synthetic",
+    "synthetic_broden",
+)
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 
 
@@ -181,10 +188,27 @@ def _synthetic(part: Mapping[str, Any], work_dir: Path, key: str) -> tuple[Path,
     return out, image_folder_files(out)
 
 
+def _synthetic_broden(part: Mapping[str, Any], work_dir: Path, key: str) -> tuple[Path, list[str]]:
+    """A generated Broden-format folder (:func:`vitconcepts.synthetic.make_synthetic_broden`),
+    indexed like a Broden part without masks: its photos only."""
+    from ..synthetic import make_synthetic_broden
+
+    n, size, seed = int(part.get("n", 32)), int(part.get("size", 32)), int(part.get("seed", 0))
+    out = work_dir / f"synthetic_broden_n{n}_s{size}_seed{seed}"
+    if not out.exists():
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        make_synthetic_broden(tmp, n=n, size=size, seed=seed)
+        os.replace(tmp, out)
+    root = out / "broden1_224"
+    return root, image_folder_files(root, (".jpg", ".jpeg"))
+
+
 PART_READERS: dict[str, Callable[[Mapping[str, Any], Path, str], tuple[Path, list[str]]]] = {
     "imagenet_val": _imagenet_val,
     "broden": _broden,
     "cifar100_test": _cifar100_test,
     "image_folder": _image_folder,
     "synthetic": _synthetic,
+    "synthetic_broden": _synthetic_broden,
 }

@@ -111,6 +111,18 @@
       }
       h += "</div>";
     }
+    if (D.ground_truth) {
+      h += '<div class="gt" title="Broden human annotations: NetDissect\'s answer (best ' +
+        'image-level IoU) and, when the label names a Broden concept, its AUPRC, precision ' +
+        'at the unit\'s top images and base rate (chance)">Broden: ' + esc(S[D.gt_best[r]]) +
+        " <b>IoU " + fmt(D.gt_best_score[r]) + "</b>";
+      if (D.gt_broden[r] !== null) {
+        h += '<br><span class="gt-label">' + esc(S[D.gt_broden[r]]) + ": AUPRC " +
+          fmt(D.gt_auprc[r]) + ", precision " + fmt(D.gt_prec[r]) + ", base " +
+          fmt(D.gt_base[r]) + "</span>";
+      }
+      h += "</div>";
+    }
     if (D.images && D.img[r]) {
       h += '<div class="imgs">';
       for (var i = 0; i < D.img[r].length; i++) {
