@@ -38,7 +38,8 @@ def early_late_model(n_layers: int = 6) -> pd.DataFrame:
 
 def test_edge_layers_are_the_first_and_last_three() -> None:
     assert C.edge_layers(12) == ([0, 1, 2], [9, 10, 11])
-    assert C.edge_layers(5) == ([0, 1], [3, 4])  # never overlapping
+    assert C.edge_layers(5) == ([0, 1, 2], [2, 3, 4])  # ResNet-50's stages: as the paper
+    assert C.edge_layers(3) == ([0], [2])
     assert C.edge_layers(2) == ([0], [1])
 
 

@@ -36,11 +36,12 @@ EDGE_LAYERS = 3
 
 
 def edge_layers(n_layers: int, k: int = EDGE_LAYERS) -> tuple[list[int], list[int]]:
-    """The first and the last ``k`` layer positions of a model with ``n_layers`` layers.
+    """The first and the last ``k`` layer positions of a model with ``n_layers`` layers (the
+    paper: positions 0-2 and the last three; they overlap in a model of four or five layers).
 
-    A model with fewer than ``2 k`` layers gets ``n_layers // 2`` on each side (at least
-    one), so that the first and the last layers never overlap."""
-    k = max(1, min(k, n_layers // 2))
+    A model of ``k`` layers or fewer, whose first and last layers would be the same, gets
+    ``n_layers // 2`` on each side (at least one), so that a difference is defined."""
+    k = min(k, n_layers) if n_layers > k else max(1, n_layers // 2)
     return list(range(k)), list(range(n_layers - k, n_layers))
 
 
