@@ -36,5 +36,5 @@ def test_every_table_and_figure_is_in_the_report() -> None:
                 continue  # a target rule (input only)
             outputs = rule.split("output:", 1)[-1].split("log:", 1)[0]
             for path in re.findall(r'"(paper/(?:figures/[^"]+\.pdf|tables/[^"]+))"', outputs):
-                before = outputs[: outputs.index(path)]
+                before = outputs[: outputs.index(f'"{path}"')]
                 assert before.rstrip().endswith("report("), (smk.name, path)
