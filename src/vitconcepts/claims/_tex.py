@@ -35,16 +35,27 @@ CLAIM_TITLES = {
 }
 
 
+#: Claims whose statistic is a count (printed without decimals).
+COUNT_CLAIMS = ("finetuning_reduces_concepts",)
+
+
 def _num(value: float, digits: int = 2) -> str:
     if value is None or not math.isfinite(float(value)):
         return "--"
-    return f"{float(value):.{digits}f}".replace("-", "$-$")
+    text = f"{float(value):.{digits}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")  # no "-0.00"
+    return text.replace("-", "$-$")
+
+
+def _digits(row) -> int:
+    return 0 if row.claim in COUNT_CLAIMS else 2
 
 
 def _interval(row) -> str:
     if not (math.isfinite(row.ci_low) and math.isfinite(row.ci_high)):
         return "--"
-    return f"[{_num(row.ci_low)}, {_num(row.ci_high)}]"
+    return f"[{_num(row.ci_low, _digits(row))}, {_num(row.ci_high, _digits(row))}]"
 
 
 def _model(model: str) -> str:
@@ -72,7 +83,9 @@ def table_claims(claims: pd.DataFrame) -> list[str]:
         for i, row in enumerate(rows.itertuples()):
             title = latex_escape(CLAIM_TITLES.get(claim, claim)) if i == 0 else ""
             cells = [title, _model(row.model), latex_escape(row.labeler.replace("_", "-"))]
-            cells += [_num(row.value), _interval(row), _num(row.control_value), _verdict(row)]
+            d = _digits(row)
+            cells += [_num(row.value, d), _interval(row), _num(row.control_value, d)]
+            cells.append(_verdict(row))
             lines.append(" & ".join(cells) + r" \\")
         lines.append(r"\addlinespace")
     if lines[-1] == r"\addlinespace":
@@ -82,12 +95,12 @@ def table_claims(claims: pd.DataFrame) -> list[str]:
 
 
 def _model_phrase(row) -> str:
-    parts = [f"{_model(row.model)} {_num(row.value)}"]
+    parts = [f"{_model(row.model)} {_num(row.value, _digits(row))}"]
     if math.isfinite(row.ci_low):
         parts.append(_interval(row))
     parts.append(f"({row.verdict}")
     if math.isfinite(row.control_value):
-        parts[-1] += f"; random-init control {_num(row.control_value)}"
+        parts[-1] += f"; random-init control {_num(row.control_value, _digits(row))}"
     if bool(row.control_holds):
         parts[-1] += ", not specific to training"
     return " ".join(parts) + ")"
