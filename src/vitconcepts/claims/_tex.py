@@ -24,6 +24,13 @@ PAPER_SAYS = {
     "finetuning_shifts_categories": "finetuning shifts the last layers towards the categories "
     "of the finetuning dataset",
 }
+#: The statistic of a claim whose rows differ per model (base model, dataset categories).
+SENTENCE_STATISTIC = {
+    "finetuning_reduces_concepts": "unique concepts in the last layer minus the base model's",
+    "finetuning_shifts_categories": "the share of the dataset's categories in the last layers "
+    "(CUB: natural elements and organisms; BloodMNIST: colors + textures and materials) "
+    "minus the base model's",
+}
 #: Short names for the table's first column.
 CLAIM_TITLES = {
     "early_colors_textures": "early: colours, textures",
@@ -113,7 +120,7 @@ def claims_sentences(claims: pd.DataFrame) -> list[str]:
         rows = claims[claims["claim"] == claim]
         if rows.empty:
             continue
-        statistic = latex_escape(rows["statistic"].iloc[0])
+        statistic = latex_escape(SENTENCE_STATISTIC.get(claim, rows["statistic"].iloc[0]))
         if claim == "pretraining_shapes_categories":
             null = _num(rows["threshold"].iloc[0])
             statistic += f" (chance, the 95th percentile of a permutation null: {null})"
