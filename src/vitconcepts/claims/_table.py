@@ -46,7 +46,16 @@ CLAIMS = (
 LABELERS = ("clip_dissect", "linear")
 
 Frames = Mapping[str, pd.DataFrame]
-K = st.EDGE_LAYERS  # "first"/"last" layers (fewer in models with fewer than 2 K layers)
+
+
+def _k(frame: pd.DataFrame) -> int:
+    """How many layers "first" and "last" mean for this model (three, fewer in a model of
+    three layers or fewer: :func:`~vitconcepts.claims.edge_layers`)."""
+    return len(st.edge_layers(int(frame["layer_index"].max()) + 1)[0])
+
+
+def _n_layers(k: int) -> str:
+    return f"{k} layer" if k == 1 else f"{k} layers"
 
 
 @dataclass(frozen=True)
@@ -77,15 +86,16 @@ class _Spec:
     control: tuple[str, ...] | None = None  # the models standing in for ``needs``
 
 
-def _per_model_specs(roles: ClaimRoles, mapping) -> list[_Spec]:
+def _per_model_specs(roles: ClaimRoles, mapping, frames: Frames) -> list[_Spec]:
     specs = []
     for model in roles.vits:
+        K = _k(frames[model])  # noqa: N806
         ctl = roles.control_of(model)
         specs.append(
             _Spec(
                 "early_colors_textures",
                 model,
-                f"share(colors + textures), first {K} layers minus last {K}",
+                f"share(colors + textures), first {_n_layers(K)} minus last {K}",
                 lambda f, m=model: st.early_minus_late(f[m], st.EARLY_CATEGORIES, mapping),
                 (model,),
                 1,
@@ -96,7 +106,7 @@ def _per_model_specs(roles: ClaimRoles, mapping) -> list[_Spec]:
             _Spec(
                 "late_objects_organisms",
                 model,
-                f"share(objects + organisms), last {K} layers minus first {K}",
+                f"share(objects + organisms), last {_n_layers(K)} minus first {K}",
                 lambda f, m=model: -st.early_minus_late(f[m], st.LATE_CATEGORIES, mapping),
                 (model,),
                 1,
@@ -119,9 +129,10 @@ def _per_model_specs(roles: ClaimRoles, mapping) -> list[_Spec]:
     return specs
 
 
-def _finetuning_specs(roles: ClaimRoles, mapping) -> list[_Spec]:
+def _finetuning_specs(roles: ClaimRoles, mapping, frames: Frames) -> list[_Spec]:
     specs = []
     for model, (base, dataset) in roles.finetuned.items():
+        K = _k(frames[model])  # noqa: N806
         specs.append(
             _Spec(
                 "finetuning_reduces_concepts",
@@ -141,7 +152,7 @@ def _finetuning_specs(roles: ClaimRoles, mapping) -> list[_Spec]:
             _Spec(
                 "finetuning_shifts_categories",
                 model,
-                f"share({' + '.join(categories)}), last {K} layers, minus {base}'s",
+                f"share({' + '.join(categories)}), last {_n_layers(K)}, minus {base}'s",
                 lambda f, m=model, b=base, c=categories: (
                     st.late_share(f[m], c, mapping) - st.late_share(f[b], c, mapping)
                 ),
@@ -201,7 +212,7 @@ def _pretraining_row(frames, boots, mapping, roles, labeler, level, seed):
     spec = _Spec(
         "pretraining_shapes_categories",
         "all",
-        f"Cramér's V(model, category), last {K} layers of the ViTs",
+        f"Cramér's V(model, category), last {_n_layers(_k(frames[vits[0]]))} of the ViTs",
         lambda f: st.pretraining_v({m: f[m] for m in vits}, mapping),
         tuple(vits),
     )
@@ -240,7 +251,7 @@ def claims_table(
         {m: p for m, p in roles.finetuned.items() if m in frames and p[0] in frames},
         {c: b for c, b in roles.controls.items() if c in frames},
     )
-    specs = _per_model_specs(roles, mapping) + _finetuning_specs(roles, mapping)
+    specs = _per_model_specs(roles, mapping, frames) + _finetuning_specs(roles, mapping, frames)
     rows = [_row(spec, frames, boots, labeler, level) for spec in specs]
     if len(roles.vits) >= 2:
         rows.append(_pretraining_row(frames, boots, mapping, roles, labeler, level, seed))
