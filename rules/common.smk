@@ -460,15 +460,13 @@ def unit_kinds_label_inputs(wildcards=None):
 # -- claims (rules/claims.smk): the paper's claims on the analysed models and their controls --
 from plan_config import control_models
 
-CONTROLS = control_models(config)
-
 
 def claims_controls():
     """{control: base} of the random-init controls whose base is analysed (none from
     published labels: the authors published no control)."""
     if PUBLISHED:
         return {}
-    return {c: b for c, b in CONTROLS.items() if b in ANALYSED}
+    return {c: b for c, b in control_models(config).items() if b in ANALYSED}
 
 
 def claims_labeled_models():
