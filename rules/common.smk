@@ -338,6 +338,44 @@ def reliability_vits():
     return [model for model in ROLES["vits"] if model in reliability_models()]
 
 
+# -- claims (rules/claims.smk): the paper's claims on the analysed models and their controls --
+from plan_config import control_models
+
+
+def claims_controls():
+    """{control: base} of the random-init controls whose base is analysed (none from
+    published labels: the authors published no control)."""
+    if PUBLISHED:
+        return {}
+    return {c: b for c, b in control_models(config).items() if b in ANALYSED}
+
+
+def claims_labeled_models():
+    """Models whose labels the claims read: the analysed models, then their controls."""
+    return list(dict.fromkeys([*ANALYSED, *claims_controls()]))
+
+
+def claims_boot_models():
+    """Models with bootstrap resamples (computed labels): intervals for their claims."""
+    return [] if PUBLISHED else claims_labeled_models()
+
+
+def claims_roles():
+    controls = claims_controls()
+    return {
+        "vits": [m for m in ROLES["vits"] if m in ANALYSED],
+        "models": [m for m in ANALYSED if m not in controls],
+        "finetuned": {m: list(pair) for m, pair in FINETUNED.items()},
+        "controls": controls,
+    }
+
+
+def claims_inputs(wildcards=None):
+    inputs = {f"{m}_labels": labels_csv(m) for m in claims_labeled_models()}
+    inputs.update(reliability_inputs(claims_boot_models(), csv=False))
+    return inputs
+
+
 # -- unit kinds beyond the default (models.<key>.units): {model}.K.nc, {model}.K.csv ----------
 # {extra kinds: models}; each kind set has its dump rule (rules/activations.smk)
 DUMP_KIND_SETS = dump_kind_sets(config["models"])
@@ -456,40 +494,3 @@ def unit_kinds_label_inputs(wildcards=None):
         for i, kind in enumerate(unit_kinds(model, config["models"][model]))
     }
 
-
-# -- claims (rules/claims.smk): the paper's claims on the analysed models and their controls --
-from plan_config import control_models
-
-
-def claims_controls():
-    """{control: base} of the random-init controls whose base is analysed (none from
-    published labels: the authors published no control)."""
-    if PUBLISHED:
-        return {}
-    return {c: b for c, b in control_models(config).items() if b in ANALYSED}
-
-
-def claims_labeled_models():
-    """Models whose labels the claims read: the analysed models, then their controls."""
-    return list(dict.fromkeys([*ANALYSED, *claims_controls()]))
-
-
-def claims_boot_models():
-    """Models with bootstrap resamples (computed labels): intervals for their claims."""
-    return [] if PUBLISHED else claims_labeled_models()
-
-
-def claims_roles():
-    controls = claims_controls()
-    return {
-        "vits": [m for m in ROLES["vits"] if m in ANALYSED],
-        "models": [m for m in ANALYSED if m not in controls],
-        "finetuned": {m: list(pair) for m, pair in FINETUNED.items()},
-        "controls": controls,
-    }
-
-
-def claims_inputs(wildcards=None):
-    inputs = {f"{m}_labels": labels_csv(m) for m in claims_labeled_models()}
-    inputs.update(reliability_inputs(claims_boot_models(), csv=False))
-    return inputs
