@@ -493,4 +493,3 @@ def unit_kinds_label_inputs(wildcards=None):
         for model in unit_kinds_models()
         for i, kind in enumerate(unit_kinds(model, config["models"][model]))
     }
-
