@@ -53,7 +53,11 @@ rule table_reproduction_agreement:
     input:
         "paper/figures/reproduction_agreement.csv",
     output:
-        "paper/tables/reproduction_agreement.tex",
+        report(
+            "paper/tables/reproduction_agreement.tex",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
     log:
         "logs/table_reproduction_agreement.log",
     benchmark:

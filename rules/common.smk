@@ -265,7 +265,7 @@ def all_figures():
 
 
 def all_tables():
-    names = ["models", "concepts_per_layer", "category_shares"]
+    names = ["claims", "models", "concepts_per_layer", "category_shares"]
     if config["categories"]["curated"] and config["categories"]["automatic"] != "none":
         names.append("categoriser_agreement")
     if agreement_models():
@@ -349,6 +349,44 @@ def reliability_inputs(models, csv=True, boot=True):
 def reliability_vits():
     """The paper figures' models (analysis.vits) that the reliability pass assessed."""
     return [model for model in ROLES["vits"] if model in reliability_models()]
+
+
+# -- claims (rules/claims.smk): the paper's claims on the analysed models and their controls --
+from plan_config import control_models
+
+
+def claims_controls():
+    """{control: base} of the random-init controls whose base is analysed (none from
+    published labels: the authors published no control)."""
+    if PUBLISHED:
+        return {}
+    return {c: b for c, b in control_models(config).items() if b in ANALYSED}
+
+
+def claims_labeled_models():
+    """Models whose labels the claims read: the analysed models, then their controls."""
+    return list(dict.fromkeys([*ANALYSED, *claims_controls()]))
+
+
+def claims_boot_models():
+    """Models with bootstrap resamples (computed labels): intervals for their claims."""
+    return [] if PUBLISHED else claims_labeled_models()
+
+
+def claims_roles():
+    controls = claims_controls()
+    return {
+        "vits": [m for m in ROLES["vits"] if m in ANALYSED],
+        "models": [m for m in ANALYSED if m not in controls],
+        "finetuned": {m: list(pair) for m, pair in FINETUNED.items()},
+        "controls": controls,
+    }
+
+
+def claims_inputs(wildcards=None):
+    inputs = {f"{m}_labels": labels_csv(m) for m in claims_labeled_models()}
+    inputs.update(reliability_inputs(claims_boot_models(), csv=False))
+    return inputs
 
 
 # -- unit kinds beyond the default (models.<key>.units): {model}.K.nc, {model}.K.csv ----------

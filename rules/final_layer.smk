@@ -87,7 +87,11 @@ rule table_final_layer:
     input:
         **final_layer_checks(),
     output:
-        "paper/tables/final_layer.tex",
+        report(
+            "paper/tables/final_layer.tex",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
     log:
         "logs/table_final_layer.log",
     benchmark:

@@ -24,6 +24,7 @@ rule build_paper:
     input:
         main="paper/main.tex",
         generated="paper/generated.tex",
+        claims="paper/generated_claims.tex",
         figures=all_figures(),
         tables=all_tables(),
     output:

@@ -70,7 +70,11 @@ rule table_reliability:
     input:
         "paper/figures/reliability.csv",
     output:
-        "paper/tables/reliability.tex",
+        report(
+            "paper/tables/reliability.tex",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
     log:
         "logs/table_reliability.log",
     benchmark:

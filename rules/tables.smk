@@ -5,7 +5,11 @@ rule table_models:
     input:
         unpack(analysed_labels),
     output:
-        "paper/tables/models.tex",
+        report(
+            "paper/tables/models.tex",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
     log:
         "logs/table_models.log",
     benchmark:
@@ -27,7 +31,11 @@ rule table_concepts_per_layer:
     input:
         "paper/figures/concepts_per_layer.csv",
     output:
-        "paper/tables/concepts_per_layer.tex",
+        report(
+            "paper/tables/concepts_per_layer.tex",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
     log:
         "logs/table_concepts_per_layer.log",
     benchmark:
@@ -46,7 +54,11 @@ rule table_category_shares:
     input:
         "paper/figures/category_shares.csv",
     output:
-        "paper/tables/category_shares.tex",
+        report(
+            "paper/tables/category_shares.tex",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
     log:
         "logs/table_category_shares.log",
     benchmark:
@@ -65,7 +77,11 @@ rule table_categoriser_agreement:
     input:
         "results/categories/agreement.csv",
     output:
-        "paper/tables/categoriser_agreement.tex",
+        report(
+            "paper/tables/categoriser_agreement.tex",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
     log:
         "logs/table_categoriser_agreement.log",
     benchmark:

@@ -161,3 +161,90 @@ def test_main_tex_references_every_known_figure_and_table() -> None:
         r"\input{generated}",
     ):
         assert macro in text
+
+
+# -- no number typed into main.tex: every number of the prose comes from a generated macro --
+
+#: Commands whose arguments are names, not prose (labels, refs, citations, files, figures).
+_NAME_ARGS = re.compile(
+    r"\\(label|ref|cite|vcref|vcfigure|vctable|vcifproduced|vcunlessproduced|input|"
+    r"includegraphics|texttt|bibliography|bibliographystyle|setlength|renewcommand)\*?"
+    r"(\[[^\]]*\])?\{[^{}]*\}"
+)
+#: References to the original paper's figures/tables ("cf. Fig.~3 of \cite{...}").
+_REFERENCE = re.compile(r"\b(Figs?|Table|Eq|Sec)\.?~\d+")
+#: Lengths and dimensions of layout commands ([2pt], 0.7\linewidth, 1pt).
+_LENGTH = re.compile(
+    r"-?\d*\.?\d+\s*(pt|em|ex|cm|mm|in)\b|-?\d*\.?\d+\\(linewidth|textwidth|textheight)"
+)
+#: A number: a digit not inside a name (ResNet-50, ViT-B/16, DINOv2, CUB-200-2011).
+_NUMBER = re.compile(r"(?<![A-Za-z0-9\-/.])\d[\d.,]*")
+
+
+def typed_numbers(tex: str) -> list[str]:
+    """Numbers typed into the document body of ``tex`` (outside comments, the preamble,
+    labels/refs/citations/file names, references to the original paper's figures and layout
+    lengths), each with its context."""
+    body = tex.split(r"\begin{document}", 1)[-1]
+    body = re.sub(r"(?<!\\)%.*", "", body)
+    for pattern in (_NAME_ARGS, _REFERENCE, _LENGTH):
+        body = pattern.sub(" ", body)
+    return [body[max(0, m.start() - 30) : m.end() + 10] for m in _NUMBER.finditer(body)]
+
+
+def test_no_number_is_typed_into_main_tex() -> None:
+    found = typed_numbers((PAPER / "main.tex").read_text())
+    assert not found, (
+        "numbers typed into paper/main.tex (put them in a generated macro, "
+        f"vitconcepts.paper.number_macros or the claims' sentences): {found}"
+    )
+
+
+def test_the_number_check_fails_on_a_typed_number() -> None:
+    tex = (PAPER / "main.tex").read_text()
+    typed = tex.replace(r"\section{Method}", r"\section{Method} We found 42 concepts.", 1)
+    assert len(typed_numbers(typed)) == 1
+    assert typed_numbers(r"\begin{document}p $q<0.05$ x") == ["p $q<0.05$ x"]
+    kept = r"\begin{document}ResNet-50, ViT-B/16 (cf.\ Fig.~3 of \cite{a1}) [2pt] 0.7\linewidth"
+    assert typed_numbers(kept) == []
+
+
+def test_every_number_macro_is_declared_in_main_tex() -> None:
+    text = (PAPER / "main.tex").read_text()
+    for line in P.number_macros():
+        name = re.match(r"\\renewcommand\{(\\\w+)\}", line).group(1)
+        assert rf"\newcommand{{{name}}}" in text, name
+    values = P.number_macros()
+    assert r"\renewcommand{\vcpaperconcepts}{20\,000}" in values  # the paper's, labelled
+
+
+def test_number_constants_match_the_library() -> None:
+    from vitconcepts.reliability import DEFAULT_ALPHA
+
+    assert P.HELDOUT_TOP == DEFAULT_ALPHA
+
+
+@needs_latex
+def test_paper_opens_with_the_claims(tmp_path: Path) -> None:
+    from vitconcepts import claims as C
+
+    paper = _paper_dir(tmp_path)
+    rows = [
+        ("early_colors_textures", "vit", "clip_dissect", "s", 0.25, 0.1, 0.4, 0.0, 20, 0.01,
+         False, "holds"),
+        ("concepts_rise_with_depth", "vit", "clip_dissect", "rho", 0.9, 0.8, 0.95, 0.0, 20,
+         0.85, True, "holds"),
+    ]  # fmt: skip
+    csv = tmp_path / "claims.csv"
+    pd.DataFrame(rows, columns=list(C.CLAIM_COLUMNS)).to_csv(csv, index=False)
+    C.write_claims_tex(csv, paper / "tables" / "claims.tex", paper / "generated_claims.tex")
+    P.write_generated_tex([], ["claims"], paper / "generated.tex")
+    out = P.build_paper(paper / "main.tex", paper / "main.pdf")
+    text = " ".join(
+        subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout.split()
+    )
+    after_abstract = text.split("Abstract", 1)[1]
+    assert after_abstract.index("Claims") < after_abstract.index("Method")
+    assert "0.25 [0.10, 0.40] (holds; random-init control 0.01)" in text
+    assert "not specific to training" in text
+    assert "??" not in text  # every number macro defined

@@ -91,6 +91,7 @@ def test_paper_dag_plans_without_network_or_imagenet(workflow_copy):
     assert jobs["table_ground_truth"] == 1
     assert jobs["compare_with_published"] == PAPER_MODELS - 1  # resnet_cub is not published
     assert jobs["table_reproduction_agreement"] == 1
+    assert jobs["claims"] == jobs["table_claims"] == 1, jobs
     expected = {"plot_example_units", "plot_image_complexity", "table_categoriser_agreement"}
     expected |= {"plot_finetuning_category_shares", "plot_finetuning_concepts_per_layer"}
     assert expected <= set(jobs)
@@ -302,6 +303,40 @@ def test_tiny_run_scores_labels_against_broden(tiny_run):
 
 
 @pytest.mark.slow
+def test_tiny_run_tests_the_claims(tiny_run):
+    """claims.csv: every claim on the tiny models, with bootstrap intervals and controls."""
+    from vitconcepts.claims import CLAIM_COLUMNS, VERDICTS
+
+    config = yaml.safe_load((tiny_run / TINY_CONFIG).read_text())
+    claims = pd.read_csv(tiny_run / "paper/tables/claims.csv")
+    assert list(claims.columns) == list(CLAIM_COLUMNS)
+    assert (tiny_run / "paper/tables/claims.csv.provenance.json").is_file()
+    assert set(claims["labeler"]) == {"clip_dissect"}
+    assert set(claims["verdict"]) <= set(VERDICTS)
+    rows = claims.set_index(["claim", "model"])
+    for key in [
+        ("early_colors_textures", "tiny_vit"),
+        ("late_objects_organisms", "tiny_vit_ft"),
+        ("concepts_rise_with_depth", "tiny_cnn"),
+        ("pretraining_shapes_categories", "all"),
+        ("finetuning_reduces_concepts", "tiny_vit_ft"),
+        ("finetuning_shifts_categories", "tiny_vit_ft"),  # dataset cub
+    ]:
+        assert key in rows.index, key
+    assert (claims["n_boot"] == 20).all()
+    defined = claims.dropna(subset=["ci_low"])
+    assert len(defined) >= len(claims) - 2  # a constant count has no rank correlation
+    assert (defined["ci_low"] <= defined["ci_high"]).all()
+    controls = {k: e["control_of"] for k, e in config["models"].items() if e.get("control_of")}
+    assert not set(controls) & set(claims["model"])  # controls are beside, not in, the rows
+    for base in controls.values():
+        assert pd.notna(rows.loc[("early_colors_textures", base), "control_value"])
+    generated = (tiny_run / "paper/generated_claims.tex").read_text()
+    assert "bootstrap resamples" in generated and r"\vcclaimsentences" in generated
+    assert r"\vctablehere{claims}" in (tiny_run / "paper/generated.tex").read_text()
+
+
+@pytest.mark.slow
 def test_tiny_run_says_its_clip_scorer_is_random(tiny_run):
     """.test/config.yaml scores with `pretrained: false`: every output downstream says so."""
     import json
@@ -414,5 +449,13 @@ def test_published_labels_run_to_the_paper(tmp_path):
     section = flat.split("Beyond the CLS token", 1)[1]
     assert "Not available in this configuration" in section[:300], section[:300]
     assert "only the CLS token" in section[:800], section[:800]
+    from test_claims_published import check_claims_csv
+
+    check_claims_csv(workdir / "paper/tables/claims.csv")
+    assert (workdir / "paper/tables/claims.csv.provenance.json").is_file()
+    after_abstract = flat.split("Abstract", 1)[1]
+    assert after_abstract.index("Claims") < after_abstract.index("Method")
+    assert "the sign of each statistic decides its verdict" in flat
+    assert "not produced)" not in flat  # missing parts are explained in sentences
     sidecar = (figures / "finetuning_category_shares.csv.provenance.json").read_text()
     assert "random_clip_scorer" not in sidecar
