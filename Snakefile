@@ -36,6 +36,7 @@ include: "rules/figures.smk"
 include: "rules/tables.smk"
 include: "rules/agreement.smk"
 include: "rules/reliability.smk"
+include: "rules/linear.smk"
 include: "rules/final_layer.smk"
 include: "rules/atlas.smk"
 include: "rules/paper.smk"
@@ -49,3 +50,4 @@ rule all:
         all_tables(),
         unit_kind_labels(),
         unit_kind_reliability(),
+        linear_explanation_files(),

@@ -12,11 +12,13 @@ if RULES not in sys.path:
 from plan_config import (
     analysed_models,
     check_config,
+    control_models,
     dump_kind_sets,
     dump_rule_name,
     extra_unit_kinds,
     finetuned_pairs,
     finetuning_conditions,
+    linear_models,
     unit_kinds,
 )
 from plan_inputs import (
@@ -154,6 +156,8 @@ def agreement_csvs(wildcards=None):
 # --- atlas (rules/atlas.smk): a page per model ({model}.html) and per extra unit kind
 # ({model}.{kind}.html), the index with its concept search --------------------------------
 ATLAS = "atlas/published" if PUBLISHED else f"atlas/{PROBE}"
+# Linear Explanations (rules/linear.smk): every labelled model's units, when enabled
+LINEAR = linear_models(config)
 
 
 def reliability_csv(model, kind=None):
@@ -177,6 +181,8 @@ def atlas_page_inputs(wildcards):
         inputs["thumbs"] = f"{ATLAS}/thumbs"
     if reliability_csv(wildcards.model):
         inputs["reliability"] = reliability_csv(wildcards.model)
+    if wildcards.model in LINEAR:
+        inputs["linear"] = f"results/linear/{PROBE}/{wildcards.model}.csv"
     return inputs
 
 
@@ -191,6 +197,8 @@ def atlas_kind_page_inputs(wildcards):
     }
     if reliability_csv(model, kind):
         inputs["reliability"] = reliability_csv(model, kind)
+    if model in LINEAR:
+        inputs["linear"] = f"results/linear/{PROBE}/{model}.{kind}.csv"
     return inputs
 
 
@@ -249,6 +257,7 @@ def all_figures():
         names.append("reproduction_agreement")
     names += reliability_figures()
     names += unit_kinds_figures()
+    names += ["labelers"] if LINEAR else []
     return [f"paper/figures/{name}.pdf" for name in names]
 
 
@@ -454,3 +463,29 @@ def unit_kinds_label_inputs(wildcards=None):
         for model in unit_kinds_models()
         for i, kind in enumerate(unit_kinds(model, config["models"][model]))
     }
+
+
+def linear_csvs(wildcards=None):
+    """{model: explanation CSV} of the default unit kind of every explained model."""
+    return {model: f"results/linear/{PROBE}/{model}.csv" for model in LINEAR}
+
+
+def atlas_linear_csvs(wildcards=None):
+    """The explanation CSV of every atlas page ("" for a page without explanations)."""
+    return [
+        (
+            ""
+            if model not in LINEAR
+            else f"results/linear/{PROBE}/{model}{'' if kind is None else '.' + kind}.csv"
+        )
+        for model, kind, _ in atlas_page_list()
+    ]
+
+
+def linear_explanation_files(wildcards=None):
+    """Explanation CSVs of every explained model and unit kind (named as the labels are)."""
+    return list(linear_csvs().values()) + [
+        f"results/linear/{PROBE}/{model}.{kind}.csv"
+        for model in LINEAR
+        for kind in model_extra_kinds(model)
+    ]

@@ -19,4 +19,5 @@ with rule_log(snakemake):
         reliability_csv=snakemake.input.get("reliability"),
         kind=snakemake.params.kind,
         other_pages=[tuple(pair) for pair in snakemake.params.other_pages],
+        linear_csv=snakemake.input.get("linear"),
     )

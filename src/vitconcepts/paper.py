@@ -40,6 +40,7 @@ KNOWN_FIGURES: tuple[str, ...] = (
     "category_shares_ci",
     "category_shares_significant",
     "unit_kinds",
+    "labelers",
 )
 #: Tables that main.tex places in its sections.
 KNOWN_TABLES: tuple[str, ...] = (

@@ -141,6 +141,7 @@ def build_model_page(
     reliability_csv: PathLike | None = None,
     kind: str | None = None,
     other_pages: Sequence[tuple[str, str]] = (),
+    linear_csv: PathLike | None = None,
 ) -> dict[str, Any]:
     """Write ``{atlas}/{page}.html``, ``{atlas}/data/{page}.js`` and (when given) the
     summary figure as ``{atlas}/figures/{page}.png``; return the page's data. ``{page}`` is
@@ -148,7 +149,8 @@ def build_model_page(
     page of a model's extra unit ``kind``.
 
     ``images=False`` (published labels: no probe images) builds the page without thumbnails;
-    without ``reliability_csv`` the cards show no q/stability and the filter is disabled.
+    without ``reliability_csv`` the cards show no q/stability and the filter is disabled;
+    ``linear_csv`` (the units' Linear Explanations) adds each card's explanation.
     """
     out_html = Path(out_html)
     root, stem = out_html.parent, out_html.name.removesuffix(".html")
@@ -168,6 +170,7 @@ def build_model_page(
         probe,
         reliability_csv=reliability_csv,
         kind=kind,
+        linear_csv=linear_csv,
     )
     _write_data_script(root / "data" / f"{stem}.js", "ATLAS_DATA", data)
     _write_text(out_html, model_page_html(data, f"data/{stem}.js", other_pages))

@@ -33,6 +33,7 @@ from vitconcepts.figures.finetuning import (
     plot_finetuning_concepts_per_layer,
 )
 from vitconcepts.figures.inputs import CONCEPTS_COLUMNS, SHARES_COLUMNS
+from vitconcepts.figures.labelers import labeler_table, plot_labelers
 from vitconcepts.figures.per_layer import (
     COMPLEXITY_LABELS,
     plot_appendix,
@@ -57,6 +58,7 @@ __all__ = [
     "CONCEPTS_COLUMNS",
     "FINETUNING_CATEGORIES",
     "SHARES_COLUMNS",
+    "labeler_table",
     "plot_appendix",
     "plot_category_shares",
     "plot_category_shares_ci",
@@ -70,6 +72,7 @@ __all__ = [
     "plot_finetuned_concepts_per_layer",
     "plot_finetuning_category_shares",
     "plot_finetuning_concepts_per_layer",
+    "plot_labelers",
     "plot_image_complexity",
     "plot_reliability",
     "plot_reproduction_agreement",

@@ -13,6 +13,7 @@ reliability CSV     :func:`read_reliability`                       :func:`write_
 ``stable_concepts`` :func:`parse_stable_concepts`                  :func:`format_stable_concepts`
 bootstrap file      :func:`read_boot`                              :func:`boot_writer` +
                                                                    :func:`write_boot_layer`
+linear explanation  :func:`read_linear` (:func:`linear_label_frame`)  :func:`write_linear`
 ==================  =============================================  ==============================
 
 This package imports numpy, pandas, xarray and netCDF4 only (plus the project's error and
@@ -29,6 +30,13 @@ from ._labels import (
     parse_images,
     read_labels,
     write_labels,
+)
+from ._linear import (
+    LINEAR_FRAME_COLUMNS,
+    LINEAR_SCORES,
+    linear_label_frame,
+    read_linear,
+    write_linear,
 )
 from ._probe_index import INDEX_COLUMNS, read_probe_index, write_probe_index
 from ._reliability import (
@@ -50,6 +58,8 @@ __all__ = [
     "IMAGES_EXAMPLE",
     "INDEX_COLUMNS",
     "LABEL_COLUMNS",
+    "LINEAR_FRAME_COLUMNS",
+    "LINEAR_SCORES",
     "RELIABILITY_COLUMNS",
     "REQUIRED_COLUMNS",
     "TOPK_VARIABLES",
@@ -58,6 +68,9 @@ __all__ = [
     "TopK",
     "boot_writer",
     "check_labels",
+    "linear_label_frame",
+    "read_linear",
+    "write_linear",
     "format_images",
     "format_stable_concepts",
     "parse_images",

@@ -47,6 +47,7 @@ CUDA).
 from ..device import DeviceLike, resolve_device
 from ._inputs import LabelingInputs, file_identity, hash_strings, load_inputs, scorer_note
 from ._linear import LINEAR_COLUMNS, label_correlation, linear_explanations, probe_split
+from ._linear_step import explain_units
 from ._similarity import (
     LAZY_METHODS,
     METHODS,
@@ -90,6 +91,7 @@ __all__ = [
     "EmbeddingSimilarity",
     "LabelingInputs",
     "check_counts",
+    "explain_units",
     "finish_step",
     "cos_similarity",
     "cos_similarity_cubed",
