@@ -3,11 +3,13 @@
 Both sides score the same layer side by side in one process, with ``soft_wpmi`` on
 ``EmbeddingSimilarity`` (what ``label_units`` and ``assess_labels`` run: similarity rows computed
 on demand from the CLIP embeddings) on the CPU: random CLIP-like normalised 512-d embeddings,
-Gaussian activations. The reliability pass is 1 labeling + ``n_null`` permuted labelings +
-``n_boot`` bootstrap labelings + 2 split-half labelings, so its expected ratio is about
-``3 + n_null + n_boot`` (a half costs as much as the full probe: soft-WPMI's cost is set by
-units x concepts x top_k, not by the number of images); the printout states it beside the
-measured one.
+Gaussian activations. The reliability pass is 1 labeling + ``n_boot`` bootstrap labelings +
+2 split-half labelings (the held-out folds label each half once; scoring the other half and the
+``n_null`` permutations of the held-out correlation touch only ``[images, units]`` arrays), so
+its expected ratio is about ``3 + n_boot`` (a half costs as much as the full probe: soft-WPMI's
+cost is set by units x concepts x top_k, not by the number of images); the printout states it
+beside the measured one. Before issue 19 the null relabelled ``n_null`` permuted copies of the
+layer (``3 + n_null + n_boot`` labelings; 26.5 measured at 5,000 x 2,000 x 64).
 
 Not part of the test suite. Run::
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -60,11 +63,17 @@ def main() -> None:
 
     soft_wpmi(similarity, activations[:, :4], **params, device=device)  # warm-up
     _sync(device)
-    start = time.perf_counter()
-    scores = soft_wpmi(similarity, activations, **params, device=device)
-    scores.argmax(dim=1).cpu()
-    _sync(device)
-    label_s = time.perf_counter() - start
+
+    def label_pass() -> float:
+        start = time.perf_counter()
+        scores = soft_wpmi(similarity, activations, **params, device=device)
+        scores.argmax(dim=1).cpu()
+        _sync(device)
+        return time.perf_counter() - start
+
+    # one label pass is short and noisy on a shared CPU: the median of three before and
+    # three after the reliability pass
+    label_times = [label_pass() for _ in range(3)]
 
     start = time.perf_counter()
     frame = label_reliability(
@@ -78,7 +87,9 @@ def main() -> None:
     )
     _sync(device)
     reliability_s = time.perf_counter() - start
-    expected = 1 + args.n_null + args.n_boot + 2
+    label_times += [label_pass() for _ in range(3)]
+    label_s = statistics.median(label_times)
+    expected = 1 + args.n_boot + 2
     print(
         json.dumps(
             {
@@ -97,6 +108,9 @@ def main() -> None:
                 "labelings_in_the_pass": expected,
                 "ratio_per_labeling": round(reliability_s / label_s / expected, 3),
                 "units_q_below_0.05": int((frame["q_null"] < 0.05).sum()),
+                "median_heldout_correlation": round(
+                    float(frame["heldout_correlation"].median()), 4
+                ),
             },
             indent=2,
         )

@@ -323,7 +323,8 @@ def reliability_figures():
     if not reliability_models():
         return []
     names = ["reliability", "concepts_per_layer_ci", "category_shares_ci"]
-    return names + ["category_shares_significant"]
+    names += ["category_shares_significant", "concepts_per_layer_valid"]
+    return names + ["category_shares_valid", "heldout_correlation"]
 
 
 def reliability_tables():

@@ -1,5 +1,6 @@
-# How far each label can be trusted (vitconcepts.reliability): a permutation null, bootstrap
-# resamples of the probe and split halves per layer, then the appendix figures and table.
+# How far each label can be trusted (vitconcepts.reliability): held-out validity cross-fitted on
+# split halves with its permutation null, bootstrap resamples of the probe per layer, then the
+# appendix figures and table.
 # Needs activations: with published labels (no probe images) none of these rules run.
 
 
@@ -33,6 +34,7 @@ rule assess_labels:
         n_null=config["reliability"]["n_null"],
         n_boot=config["reliability"]["n_boot"],
         seed=config["reliability"]["seed"],
+        alpha=config["reliability"]["alpha"],
     script:
         "../scripts/assess_labels.py"
 
@@ -167,3 +169,89 @@ rule plot_category_shares_significant:
         models=reliability_vits(),
     script:
         "../scripts/plot_category_shares_significant.py"
+
+
+# Held-out validity (vitconcepts.validity): the paper's Figs. 1-2 counted over the units whose
+# label is valid on held-out images, beside the paper's rule, and the held-out correlation.
+rule plot_concepts_per_layer_valid:
+    input:
+        **reliability_inputs(reliability_vits(), boot=False),
+        concepts="paper/figures/concepts_per_layer.csv",
+    output:
+        pdf=report(
+            "paper/figures/concepts_per_layer_valid.pdf",
+            caption="../report/concepts_per_layer_valid.rst",
+            category="Reliability",
+        ),
+        png="paper/figures/concepts_per_layer_valid.png",
+        csv="paper/figures/concepts_per_layer_valid.csv",
+    log:
+        "logs/plot_concepts_per_layer_valid.log",
+    benchmark:
+        "results/benchmarks/plot_concepts_per_layer_valid.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        models=reliability_vits(),
+    script:
+        "../scripts/plot_concepts_per_layer_valid.py"
+
+
+rule plot_category_shares_valid:
+    input:
+        **reliability_inputs(reliability_vits(), boot=False),
+        shares="paper/figures/category_shares.csv",
+        categories=f"results/categories/{CONCEPTS}.csv",
+    output:
+        pdf=report(
+            "paper/figures/category_shares_valid.pdf",
+            caption="../report/category_shares_valid.rst",
+            category="Reliability",
+        ),
+        png="paper/figures/category_shares_valid.png",
+        csv="paper/figures/category_shares_valid.csv",
+    log:
+        "logs/plot_category_shares_valid.log",
+    benchmark:
+        "results/benchmarks/plot_category_shares_valid.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        models=reliability_vits(),
+    script:
+        "../scripts/plot_category_shares_valid.py"
+
+
+rule plot_heldout_correlation:
+    input:
+        **reliability_inputs(reliability_models(), boot=False),
+    output:
+        pdf=report(
+            "paper/figures/heldout_correlation.pdf",
+            caption="../report/heldout_correlation.rst",
+            category="Reliability",
+        ),
+        png="paper/figures/heldout_correlation.png",
+        csv="paper/figures/heldout_correlation.csv",
+    log:
+        "logs/plot_heldout_correlation.log",
+    benchmark:
+        "results/benchmarks/plot_heldout_correlation.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        models=reliability_models(),
+    script:
+        "../scripts/plot_heldout_correlation.py"

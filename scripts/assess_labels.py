@@ -1,4 +1,4 @@
-"""Rule assess_labels: permutation null, bootstrap stability and split halves of every label."""
+"""Rule assess_labels: held-out validity and its null, bootstrap stability of every label."""
 
 import _use_checkout  # noqa: F401  (this checkout's vitconcepts first)
 
@@ -20,6 +20,7 @@ with rule_log(snakemake):
         n_null=snakemake.params.n_null,
         n_boot=snakemake.params.n_boot,
         seed=snakemake.params.seed,
+        alpha=snakemake.params.alpha,
         device=snakemake.config["labeling"]["device"],  # speed only: not a param
         threads=snakemake.threads,
     )

@@ -203,9 +203,10 @@ def _write_synthetic_topk(path: Path, layers, concepts, ci, sc, top) -> None:
 
 
 def _write_synthetic_reliability(path: Path, rows, rng) -> None:
-    """A reliability CSV for ``rows`` (layer, unit, label, ...): q and stability drawn so that
-    about half the units are reliable (q < 0.05, stability >= 0.5); stable concepts the label
-    and, for unstable units, a runner-up."""
+    """A reliability CSV for ``rows`` (layer, unit, label, ...): q, held-out numbers and
+    stability drawn so that some units are reliable (q < 0.05 and held-out AUPRC >= 2 x
+    chance) and some are significant with an AUPRC at chance; stable concepts the label and,
+    for unstable units, a runner-up."""
     from vitconcepts.formats import RELIABILITY_COLUMNS, format_stable_concepts, write_reliability
 
     out = []
@@ -215,7 +216,9 @@ def _write_synthetic_reliability(path: Path, rows, rng) -> None:
         stable = [(label, stability)]
         if stability < 0.9:
             stable.append((f"other{i % 7}", round(1 - stability, 2)))
-        out.append((layer, unit, 0, label, score, q / 2, q, stability, stable))
+        auprc = float(rng.choice([0.01, 0.03, 0.2]))
+        heldout = (round(float(rng.uniform(-0.1, 0.6)), 3), auprc, 0.01)
+        out.append((layer, unit, 0, label, score, q / 2, q, stability, stable, *heldout))
     frame = pd.DataFrame(out, columns=list(RELIABILITY_COLUMNS))
     frame["stable_concepts"] = frame["stable_concepts"].map(format_stable_concepts)
     write_reliability(frame, path)

@@ -119,7 +119,7 @@ def test_published_mode_builds_without_images_or_top_k(site, tmp_path):
     assert "labels without probe images" in page
     # no activations, so no reliability: the filter is disabled and the page says why
     assert data["reliability"] is False and 'name="reliable" disabled' in page
-    assert "no reliability (q, stability): published labels come without activations" in page
+    assert "no reliability (q, held-out, stability): published labels come without" in page
 
 
 def test_page_is_self_contained(site):
@@ -220,6 +220,9 @@ def test_card_data_carries_q_stability_and_stable_concepts(site):
     assert data["reliability"] is True
     assert data["q"] == pytest.approx(list(table["q_null"]), rel=1e-3)
     assert data["stab"] == pytest.approx(list(table["stability"]), rel=1e-3)
+    assert data["hr"] == pytest.approx(list(table["heldout_correlation"]), rel=1e-3)
+    assert data["auprc"] == pytest.approx(list(table["heldout_auprc"]), rel=1e-3)
+    assert data["chance"] == pytest.approx(list(table["auprc_chance"]), rel=1e-3)
     strings = data["strings"]
     first = json.loads(table["stable_concepts"][0])
     assert [[strings[c], s] for c, s in data["stable"][0]] == first
@@ -236,7 +239,8 @@ def test_reliability_rows_must_cover_the_labels(site, tmp_path):
 
 
 def _reliable(table: pd.DataFrame) -> pd.Series:
-    return (table["q_null"] < A.RELIABLE_Q) & (table["stability"] >= A.RELIABLE_STABILITY)
+    ratio = table["heldout_auprc"] / table["auprc_chance"]
+    return (table["q_null"] < A.RELIABLE_Q) & (ratio >= A.RELIABLE_AUPRC_RATIO)
 
 
 @needs_chromium
@@ -247,12 +251,16 @@ def test_cards_show_reliability_and_the_reliable_only_filter(site):
     row, text = next((int(r), t) for r, t in cards if int(r) == 0)
     stable = json.loads(table["stable_concepts"][row])
     assert f"stability {table['stability'][row]:.3f}" in text
+    assert f"r {table['heldout_correlation'][row]:.3f}" in text
+    ratio = table["heldout_auprc"][row] / table["auprc_chance"][row]
+    assert f"AUPRC {table['heldout_auprc'][row]:.3f} = {ratio:.1f}\u00d7 chance" in text
     assert re.search(r'<span class="q"[^>]*>q [0-9.e-]+</span>', text)
     for concept, share in stable:
         assert f"{concept} <b>{round(100 * share)}%</b>" in text
-    # reliable only: exactly the units with q < 0.05 and stability >= 0.5; the hash keeps it
+    # reliable only: exactly the units with q < 0.05 and held-out AUPRC >= 2 x chance (not
+    # every significant unit: some have an AUPRC at chance); the hash keeps it
     reliable = _reliable(table)
-    assert 0 < reliable.sum() < len(table)
+    assert 0 < reliable.sum() < (table["q_null"] < A.RELIABLE_Q).sum() < len(table)
     dom = B.browser_dom(site["out"] / "m.html", "reliable=1&all=1")
     status = B.page_status(dom)
     assert status["reliable"] == "1" and "reliable=1" in status["hash"]

@@ -1,4 +1,5 @@
-"""vitconcepts.reliability: permutation null, bootstrap stability, the assess_labels step."""
+"""vitconcepts.reliability: p-values, bootstrap stability, the assess_labels step (held-out
+validity and its null on issue 19's constructed regimes: tests/test_heldout.py)."""
 
 from __future__ import annotations
 
@@ -115,11 +116,19 @@ def test_assess_labels_writes_csv_and_boot_file_and_resumes(tmp_path, monkeypatc
     planted = frame[frame["layer"] == "blocks.0"]
     assert planted["description"].tolist() == [WORDS[2 * u] for u in range(8)]
     assert (planted["stability"] >= 0.8).all()
+    assert list(frame.columns[len(RELIABILITY_COLUMNS) - 3 : len(RELIABILITY_COLUMNS)]) == [
+        "heldout_correlation",
+        "heldout_auprc",
+        "auprc_chance",
+    ]
+    heldout = frame[["heldout_correlation", "heldout_auprc", "auprc_chance"]].to_numpy()
+    assert np.isfinite(heldout).all()
     assert (out_csv.parent / "vit.csv.provenance.json").is_file()
     boot = read_boot(out_nc)
     assert boot.boot_concept_index.shape == (2, 10, 5)
     assert (boot.boot_concept_index[0, 8:] == -1).all()
     assert boot.n_boot == 5 and boot.split_half_agreement.shape == (2,)
+    np.testing.assert_allclose(boot.heldout_correlation[0, :8], planted["heldout_correlation"])
     first = out_csv.read_bytes()
 
     # a rerun after a crash in layer 1 resumes from it (layer 0 is not assessed again)

@@ -85,6 +85,9 @@ def test_paper_dag_plans_without_network_or_imagenet(workflow_copy):
     expected = {"plot_example_units", "plot_image_complexity", "table_categoriser_agreement"}
     expected |= {"plot_finetuning_category_shares", "plot_finetuning_concepts_per_layer"}
     assert expected <= set(jobs)
+    validity = ("plot_concepts_per_layer_valid", "plot_category_shares_valid")
+    for rule in (*validity, "plot_heldout_correlation"):
+        assert jobs[rule] == 1, (rule, jobs)
     assert not (workflow_copy / "results").exists()
 
 
@@ -105,6 +108,7 @@ def test_published_dag_needs_no_model_or_probe(workflow_copy, tmp_path):
     assert not (computed | {"prepare_probe", "assess_labels"}) & set(jobs)
     assert "plot_example_units" not in jobs  # no probe images with published labels
     assert not {"assess_labels", "plot_reliability", "table_reliability"} & set(jobs)
+    assert not {"plot_heldout_correlation", "plot_category_shares_valid"} & set(jobs)
     assert not {"explain_units", "plot_labelers"} & set(jobs)  # no activations to explain
     assert (
         jobs["plot_finetuning_category_shares"] == jobs["plot_finetuning_concepts_per_layer"] == 1
@@ -182,7 +186,20 @@ def test_tiny_run_assesses_every_label(tiny_run):
         labels = pd.read_csv(tiny_run / f"results/labels/test/{model}.csv")
         assert list(frame.columns[: len(RELIABILITY_COLUMNS)]) == list(RELIABILITY_COLUMNS)
         assert len(frame) == len(labels)
-        assert frame["p_null"].between(0, 1).all() and frame["stability"].between(0, 1).all()
+        assert frame["stability"].between(0, 1).all()
+        # p_null is that of the held-out correlation: undefined (NaN) only where it is
+        assert frame["p_null"].isna().equals(frame["heldout_correlation"].isna())
+        assert frame["p_null"].dropna().between(0, 1).all()
+        heldout = frame[["heldout_correlation", "heldout_auprc", "auprc_chance"]]
+        assert list(frame.columns[len(RELIABILITY_COLUMNS) - 3 : len(RELIABILITY_COLUMNS)]) == list(
+            heldout.columns
+        )  # the held-out columns end the CSV
+        # 64 images, top_k 8: both halves are large enough, every column is defined
+        # (the correlation too, unless a unit is constant on a half: a dead channel)
+        assert heldout["heldout_auprc"].between(0, 1).all()
+        correlation = heldout["heldout_correlation"]
+        assert correlation.notna().mean() > 0.9 and correlation.dropna().between(-1, 1).all()
+        assert (heldout["auprc_chance"] == 1 / 32).all()  # alpha 0.01 of 32 images: 1 positive
         boot = read_boot(tiny_run / f"results/reliability/test/{model}_boot.nc")
         assert boot.n_boot == 20  # the schema's default
         assert (tiny_run / f"results/reliability/test/{model}.csv.provenance.json").is_file()
@@ -191,11 +208,26 @@ def test_tiny_run_assesses_every_label(tiny_run):
         "concepts_per_layer_ci",
         "category_shares_ci",
         "category_shares_significant",
+        "concepts_per_layer_valid",
+        "category_shares_valid",
+        "heldout_correlation",
     ):
         assert (tiny_run / f"paper/figures/{figure}.pdf").is_file(), figure
         assert (tiny_run / f"paper/figures/{figure}.csv").is_file(), figure
     summary = pd.read_csv(tiny_run / "paper/figures/reliability.csv")
     assert set(summary["model"]) == set(config["models"])
+    heldout = pd.read_csv(tiny_run / "paper/figures/heldout_correlation.csv")
+    assert list(heldout.columns[:5]) == [
+        "model",
+        "layer",
+        "n_units",
+        "n_defined",
+        "median_heldout_correlation",
+    ]
+    assert set(heldout["model"]) == set(config["models"])
+    assert heldout["median_heldout_correlation"].between(-1, 1).all()
+    valid = pd.read_csv(tiny_run / "paper/figures/concepts_per_layer_valid.csv")
+    assert set(valid["rule"]) == {"median", "valid"}
     ci = pd.read_csv(tiny_run / "paper/figures/concepts_per_layer_ci.csv")
     assert (ci["low"] <= ci["high"]).all()
     assert r"\vctablehere{reliability}" in (tiny_run / "paper/generated.tex").read_text()

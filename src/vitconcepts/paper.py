@@ -39,6 +39,9 @@ KNOWN_FIGURES: tuple[str, ...] = (
     "concepts_per_layer_ci",
     "category_shares_ci",
     "category_shares_significant",
+    "concepts_per_layer_valid",
+    "category_shares_valid",
+    "heldout_correlation",
     "unit_kinds",
     "labelers",
 )

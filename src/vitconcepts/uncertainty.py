@@ -136,15 +136,22 @@ def significant_shares(
     out = []
     for layer, units in frame.groupby("layer_index", sort=True):
         kept = units[units["q_null"] < alpha]
-        if kept.empty:
-            out.append((int(layer), 0, dict.fromkeys(CATEGORIES, 0.0)))
-            continue
-        # layer_category_shares keeps the units strictly above the mean score: the kept units
-        # at score 1 and one uncounted row at -1 put exactly the kept units above it
-        sentinel = pd.DataFrame({"description": [""], "similarity": [-1.0]})
-        table = pd.concat([kept[["description"]].assign(similarity=1.0), sentinel])
-        out.append((int(layer), len(kept), layer_category_shares(table, mapping, missing)))
+        out.append((int(layer), len(kept), shares_of_units(kept, mapping, missing)))
     return out
+
+
+def shares_of_units(
+    kept: pd.DataFrame, mapping: Mapping[str, str], missing: str = "ignore"
+) -> dict[str, float]:
+    """:func:`~vitconcepts.analysis.layer_category_shares` of all the units ``kept`` (rows
+    with a ``description``), no score threshold; zero shares when there are none."""
+    if kept.empty:
+        return dict.fromkeys(CATEGORIES, 0.0)
+    # layer_category_shares keeps the units strictly above the mean score: the kept units
+    # at score 1 and one uncounted row at -1 put exactly the kept units above it
+    sentinel = pd.DataFrame({"description": [""], "similarity": [-1.0]})
+    table = pd.concat([kept[["description"]].assign(similarity=1.0), sentinel])
+    return layer_category_shares(table, mapping, missing)
 
 
 def _intervals(

@@ -23,7 +23,8 @@ JavaScript are inline. Pages stay usable with 9,216 units: cards are rendered in
 the reader scrolls (an IntersectionObserver on a sentinel below the cards), thumbnails load
 lazily (``loading="lazy"``). The page state lives in the URL hash, so a filtered view can be
 linked and tested: ``vit.html#layer=3&category=colors&q=green``; ``reliable=1`` keeps the units
-with q < :data:`RELIABLE_Q` and stability >= :data:`RELIABLE_STABILITY` (pages with a
+with q < :data:`RELIABLE_Q` and held-out AUPRC >= :data:`RELIABLE_AUPRC_RATIO` x its chance
+level (pages with a
 reliability file; others show the filter disabled with a note); ``unit=U`` marks unit U's
 card; ``all=1`` renders every matching card at once with eager images.
 
@@ -43,8 +44,8 @@ JavaScript are the files in ``atlas/assets/``) and :mod:`~vitconcepts.atlas.thum
 
 from vitconcepts.atlas.data import (
     N_NEXT,
+    RELIABLE_AUPRC_RATIO,
     RELIABLE_Q,
-    RELIABLE_STABILITY,
     model_data,
     top_image_samples,
 )
@@ -55,7 +56,7 @@ from vitconcepts.atlas.thumbnails import THUMB_PX, THUMB_QUALITY, make_thumbnail
 __all__ = [
     "N_NEXT",
     "RELIABLE_Q",
-    "RELIABLE_STABILITY",
+    "RELIABLE_AUPRC_RATIO",
     "THUMB_PX",
     "THUMB_QUALITY",
     "AtlasPage",

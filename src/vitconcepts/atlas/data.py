@@ -1,5 +1,6 @@
 """The data of a model's atlas page: its units' labels, scores, categories, runner-up concepts,
-top images and reliability (q, stability, stable concepts), read from the label CSV, the top-k
+top images and reliability (q, held-out correlation and AUPRC, stability, stable concepts),
+read from the label CSV, the top-k
 file, the categories CSV and the reliability CSV."""
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ from vitconcepts.formats import (
     read_topk,
 )
 from vitconcepts.style import category_color, model_name
+from vitconcepts.validity import VALID_AUPRC_RATIO, VALID_Q
 
 PathLike = str | Path
 
 #: Runner-up concepts shown per card (ranks 2..N_NEXT+1 of the top-k file).
 N_NEXT = 5
-#: "Reliable only" on a page: q (permutation null, BH) below this and stability at least
-#: :data:`RELIABLE_STABILITY` (the page's filter uses the same numbers, written into its data).
-RELIABLE_Q = 0.05
-RELIABLE_STABILITY = 0.5
+#: "Reliable only" on a page: q (held-out permutation null, BH) below this and held-out AUPRC
+#: at least :data:`RELIABLE_AUPRC_RATIO` x its chance level, the valid labels of
+#: :func:`vitconcepts.validity.valid_units` (the page's filter uses the same numbers, written
+#: into its data).
+RELIABLE_Q = VALID_Q
+RELIABLE_AUPRC_RATIO = VALID_AUPRC_RATIO
 
 
 def read_unit_labels(path: PathLike) -> pd.DataFrame:
@@ -102,10 +106,14 @@ def _aligned_reliability(reliability_csv: PathLike, frame: pd.DataFrame, labels_
 
 
 def _reliability_data(reliability_csv, frame, labels_csv, sid) -> dict[str, Any]:
-    """Columns ``q``, ``stab``, ``stable`` (``[[concept string id, share], ...]``)."""
+    """Columns ``q``, ``hr`` (held-out correlation), ``auprc``, ``chance`` (AUPRC's chance
+    level), ``stab``, ``stable`` (``[[concept string id, share], ...]``)."""
     table = _aligned_reliability(reliability_csv, frame, labels_csv)
     return {
         "q": [_round(x) for x in table["q_null"].astype(float)],
+        "hr": [_round(x, 3) for x in table["heldout_correlation"].astype(float)],
+        "auprc": [_round(x, 3) for x in table["heldout_auprc"].astype(float)],
+        "chance": [_round(x, 3) for x in table["auprc_chance"].astype(float)],
         "stab": [_round(x, 3) for x in table["stability"].astype(float)],
         "stable": [
             [[sid(str(c)), _round(share, 3)] for c, share in parse_stable_concepts(cell)]
@@ -156,7 +164,8 @@ def model_data(
     ``linear_csv``: the units' Linear Explanations (``expl``, ``expl_corr``; ``linear`` true).
 
     ``kind``: the unit kind of a page for a model's extra kind (``None``: the default kind);
-    ``reliability_csv``: adds ``q``, ``stab``, ``stable`` per unit (``reliability`` true)."""
+    ``reliability_csv``: adds ``q``, ``hr``, ``auprc``, ``chance``, ``stab``, ``stable`` per
+    unit (``reliability`` true)."""
     frame = read_unit_labels(labels_csv)
     cat_map = _read_categories(categories_csv)
     strings: dict[str, int] = {}
@@ -193,7 +202,7 @@ def model_data(
         "img": [],
         "reliability": bool(reliability_csv),
         "reliable_q": RELIABLE_Q,
-        "reliable_stability": RELIABLE_STABILITY,
+        "reliable_auprc_ratio": RELIABLE_AUPRC_RATIO,
         "linear": False,
         "expl": [],
         "expl_corr": [],

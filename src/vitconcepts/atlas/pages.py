@@ -44,10 +44,11 @@ def _reliability_filter(data: dict[str, Any]) -> str:
     """The "reliable only" checkbox, or the note why this page has none."""
     if data.get("reliability"):
         return (
-            '<label title="q &lt; {q} (permutation null, Benjamini-Hochberg) and stability '
-            '&ge; {s} (bootstrap resamples of the probe)"><input type="checkbox" '
+            '<label title="q &lt; {q} (held-out correlation against its permutation null, '
+            "Benjamini-Hochberg) and held-out AUPRC &ge; {r} &times; chance (label chosen on "
+            'one half of the probe, scored on the other)"><input type="checkbox" '
             'name="reliable"> reliable only</label>'
-        ).format(q=data["reliable_q"], s=data["reliable_stability"])
+        ).format(q=data["reliable_q"], r=data["reliable_auprc_ratio"])
     why = (
         "published labels come without activations"
         if not data["images"]
@@ -55,7 +56,8 @@ def _reliability_filter(data: dict[str, Any]) -> str:
     )
     return (
         '<label class="off"><input type="checkbox" name="reliable" disabled> reliable only'
-        f'</label><span class="note" id="reliability-note">no reliability (q, stability): {why}'
+        f'</label><span class="note" id="reliability-note">no reliability (q, held-out, '
+        f"stability): {why}"
         "</span>"
     )
 
@@ -63,7 +65,10 @@ def _reliability_filter(data: dict[str, Any]) -> str:
 def _card_parts(data: dict[str, Any]) -> str:
     parts = ["the unit's label and label score", "the label's category"]
     if data.get("reliability"):
-        parts.append("q (permutation null), stability and stable concepts (bootstrap)")
+        parts.append(
+            "q (held-out permutation null), held-out correlation and AUPRC / chance, "
+            "stability and stable concepts (bootstrap)"
+        )
     if data["images"]:
         parts.append("its top-activating probe images")
     if data["next"]:

@@ -21,7 +21,8 @@ The package by stage: :mod:`~vitconcepts.figures.inputs` (reading the input CSVs
 tables, writing a figure's source CSV), :mod:`~vitconcepts.figures.drawing` (layer axis,
 line styles, stacked bars, legends), :mod:`~vitconcepts.figures.per_layer`,
 :mod:`~vitconcepts.figures.finetuning`, :mod:`~vitconcepts.figures.example_units`,
-:mod:`~vitconcepts.figures.reproduction` and :mod:`~vitconcepts.figures.unit_kinds`.
+:mod:`~vitconcepts.figures.reproduction`, :mod:`~vitconcepts.figures.reliability`,
+:mod:`~vitconcepts.figures.validity` and :mod:`~vitconcepts.figures.unit_kinds`.
 """
 
 from vitconcepts.figures.example_units import plot_example_units
@@ -52,6 +53,11 @@ from vitconcepts.figures.reliability import (
 )
 from vitconcepts.figures.reproduction import plot_reproduction_agreement
 from vitconcepts.figures.unit_kinds import plot_unit_kinds
+from vitconcepts.figures.validity import (
+    plot_category_shares_valid,
+    plot_concepts_per_layer_valid,
+    plot_heldout_correlation,
+)
 
 __all__ = [
     "COMPLEXITY_LABELS",
@@ -63,10 +69,13 @@ __all__ = [
     "plot_category_shares",
     "plot_category_shares_ci",
     "plot_category_shares_significant",
+    "plot_category_shares_valid",
     "plot_category_shares_resnet",
     "plot_category_shares_vit_mean",
     "plot_concepts_per_layer",
     "plot_concepts_per_layer_ci",
+    "plot_concepts_per_layer_valid",
+    "plot_heldout_correlation",
     "plot_example_units",
     "plot_finetuned_category_shares",
     "plot_finetuned_concepts_per_layer",

@@ -3,12 +3,18 @@ the per-layer bootstrap file.
 
 **Reliability CSV** (``results/reliability/{probe}/{model}.csv``), one row per unit, layers in
 network order: :data:`RELIABILITY_COLUMNS` =
-``layer, unit, concept, description, score, p_null, q_null, stability, stable_concepts``.
+``layer, unit, concept, description, score, p_null, q_null, stability, stable_concepts,
+heldout_correlation, heldout_auprc, auprc_chance``.
 ``concept`` is the index of the full-probe label in the concept list, ``description`` that
-concept, ``score`` its score; ``p_null``/``q_null`` the permutation-null p-value and its
-Benjamini-Hochberg q-value over the layer's units; ``stability`` the share of bootstrap
-resamples whose best concept is the label; ``stable_concepts`` a cell written by
-:func:`format_stable_concepts`.
+concept, ``score`` its score; ``p_null``/``q_null`` the p-value of the cross-fitted held-out
+correlation against its permutation null and its Benjamini-Hochberg q-value over the layer's
+units; ``stability`` the share of bootstrap resamples whose best concept is the label;
+``stable_concepts`` a cell written by :func:`format_stable_concepts`;
+``heldout_correlation`` (Pearson between the unit's activation and the CLIP similarity of the
+label chosen on the other split half, over the held-out half's images), ``heldout_auprc``
+(average precision of that similarity for the unit's top-``alpha`` held-out images) and
+``auprc_chance`` (their share: AUPRC's chance level), each the mean of the two folds; empty
+(NaN) where undefined (a half smaller than ``top_k``).
 
 **stable_concepts cell**: a JSON array of ``[concept, share]`` pairs, largest share first
 (ties: by concept), e.g. ``[["dog", 0.85], ["puppy", 0.15]]`` in the CSV (concept strings) or
@@ -22,7 +28,8 @@ resamples whose best concept is the label; ``stable_concepts`` a cell written by
   bootstrap resample of the probe (-1 in the padding of narrower layers);
 * ``boot_score (layer, unit, resample)`` float32: its score (NaN in the padding);
 * ``concept_index``, ``score`` ``(layer, unit)``: the full-probe label and score;
-  ``p_null``, ``q_null`` ``(layer, unit)`` float64;
+  ``p_null``, ``q_null``, ``heldout_correlation``, ``heldout_auprc``, ``auprc_chance``
+  ``(layer, unit)`` float64;
 * ``split_half_agreement (layer)`` float64: share of units whose labels on two random halves
   of the probe agree;
 * coords ``layer``, ``unit``, ``resample``, ``n_units(layer)``, ``concept``; attr ``provenance``.
@@ -58,6 +65,9 @@ RELIABILITY_COLUMNS = (
     "q_null",
     "stability",
     "stable_concepts",
+    "heldout_correlation",
+    "heldout_auprc",
+    "auprc_chance",
 )
 #: The per-unit variables of a bootstrap file (``(layer, unit)``) and their dtypes.
 BOOT_UNIT_VARIABLES = {
@@ -65,6 +75,9 @@ BOOT_UNIT_VARIABLES = {
     "score": "float32",
     "p_null": "float64",
     "q_null": "float64",
+    "heldout_correlation": "float64",
+    "heldout_auprc": "float64",
+    "auprc_chance": "float64",
 }
 
 
@@ -118,8 +131,9 @@ def read_reliability(csv: PathLike) -> pd.DataFrame:
         ),
         f"regenerate it: snakemake {path} --forcerun assess_labels",
     )
-    for column in ("score", "p_null", "q_null", "stability"):
-        frame[column] = pd.to_numeric(frame[column])
+    numeric = ("score", "p_null", "q_null", "stability")
+    for column in (*numeric, "heldout_correlation", "heldout_auprc", "auprc_chance"):
+        frame[column] = pd.to_numeric(frame[column].replace("", np.nan))
     order = {layer: i for i, layer in enumerate(pd.unique(frame["layer"]))}
     frame["layer_index"] = frame["layer"].map(order).astype(int)
     return frame
@@ -136,6 +150,9 @@ class ReliabilityBoot:
     score: np.ndarray  # [layer, unit]
     p_null: np.ndarray  # [layer, unit]
     q_null: np.ndarray  # [layer, unit]
+    heldout_correlation: np.ndarray  # [layer, unit]
+    heldout_auprc: np.ndarray  # [layer, unit]
+    auprc_chance: np.ndarray  # [layer, unit]
     boot_concept_index: np.ndarray  # [layer, unit, resample]
     boot_score: np.ndarray  # [layer, unit, resample]
     split_half_agreement: np.ndarray  # [layer]
@@ -211,6 +228,13 @@ def write_boot_layer(
 def read_boot(boot_nc: PathLike) -> ReliabilityBoot:
     """Read a bootstrap file (or the ``.partial`` of one being written) into memory."""
     with open_netcdf(boot_nc) as ds:
+        missing = [name for name in BOOT_UNIT_VARIABLES if name not in ds.variables]
+        if missing:
+            raise InputDataError(
+                f"Bootstrap file {boot_nc} lacks variables {missing} (written before the "
+                "held-out columns).",
+                f"regenerate it: snakemake {boot_nc} --forcerun assess_labels",
+            )
         values = {name: np.asarray(ds[name].values) for name in BOOT_UNIT_VARIABLES}
         return ReliabilityBoot(
             layers=[str(v) for v in ds["layer"].values],
@@ -220,6 +244,9 @@ def read_boot(boot_nc: PathLike) -> ReliabilityBoot:
             score=values["score"].astype(np.float32),
             p_null=values["p_null"].astype(np.float64),
             q_null=values["q_null"].astype(np.float64),
+            heldout_correlation=values["heldout_correlation"].astype(np.float64),
+            heldout_auprc=values["heldout_auprc"].astype(np.float64),
+            auprc_chance=values["auprc_chance"].astype(np.float64),
             boot_concept_index=np.asarray(ds["boot_concept_index"].values, dtype=np.int64),
             boot_score=np.asarray(ds["boot_score"].values, dtype=np.float32),
             split_half_agreement=np.asarray(ds["split_half_agreement"].values, np.float64),

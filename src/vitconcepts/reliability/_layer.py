@@ -1,4 +1,5 @@
-"""One layer's reliability: label, permutation null, bootstrap stability, split halves."""
+"""One layer's reliability: label, bootstrap stability, cross-fitted held-out validity on the
+split halves and its permutation null."""
 
 from __future__ import annotations
 
@@ -13,12 +14,26 @@ import torch
 from ..device import DeviceLike, resolve_device
 from ..formats import format_stable_concepts
 from ..labeling import EmbeddingSimilarity
-from ._bootstrap import bootstrap_best, split_half_agreement, stability, stable_concepts
-from ._null import bh_q_values, null_best_scores, permutation_p_values
+from ._bootstrap import bootstrap_best, stability, stable_concepts
+from ._heldout import DEFAULT_ALPHA, HeldOut, cross_fit
+from ._null import bh_q_values, permutation_p_values
 from ._scorer import LayerScorer
 
 #: The columns of :func:`label_reliability`'s frame.
-FRAME_COLUMNS = ["unit", "concept", "score", "p_null", "q_null", "stability", "stable_concepts"]
+FRAME_COLUMNS = [
+    "unit",
+    "concept",
+    "score",
+    "p_null",
+    "q_null",
+    "stability",
+    "stable_concepts",
+    "heldout_correlation",
+    "heldout_auprc",
+    "auprc_chance",
+]
+#: The held-out columns (:mod:`._heldout`), last in the frame and in the reliability CSV.
+HELDOUT_COLUMNS = ("heldout_correlation", "heldout_auprc", "auprc_chance")
 
 
 @dataclass(frozen=True)
@@ -27,23 +42,41 @@ class LayerReliability:
 
     concept: np.ndarray  # [U] int64: full-probe label (concept index)
     score: np.ndarray  # [U] float32: its score
-    p_null: np.ndarray  # [U] float64
+    p_null: np.ndarray  # [U] float64: held-out correlation against its permutation null
     q_null: np.ndarray  # [U] float64
-    null_best: np.ndarray  # [n_null * U] float32: the pooled null best scores
+    null: np.ndarray  # [n_null * U] float64: the pooled permuted held-out correlations
     boot_concept: np.ndarray  # [U, B] int64: best concept per bootstrap resample
     boot_score: np.ndarray  # [U, B] float32
     split_half: float  # share of units whose labels agree on two random probe halves
+    heldout_correlation: np.ndarray  # [U] float64, cross-fitted (mean of the two folds)
+    heldout_auprc: np.ndarray  # [U] float64
+    auprc_chance: np.ndarray  # [U] float64
+
+    def heldout(self) -> dict[str, np.ndarray]:
+        """The :data:`HELDOUT_COLUMNS` by name."""
+        return {name: getattr(self, name) for name in HELDOUT_COLUMNS}
 
     def frame(self, concepts: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per unit, :data:`FRAME_COLUMNS`; ``stable_concepts`` names concepts by
         index, or by string when ``concepts`` (the concept list) is given."""
         return unit_frame(
-            self.concept, self.score, self.p_null, self.q_null, self.boot_concept, concepts
+            self.concept,
+            self.score,
+            self.p_null,
+            self.q_null,
+            self.boot_concept,
+            concepts,
+            self.heldout(),
         )
 
 
-def unit_frame(concept, score, p_null, q_null, boot_concept, concepts=None) -> pd.DataFrame:
-    """The per-unit frame of :class:`LayerReliability` from its arrays (numpy)."""
+def unit_frame(
+    concept, score, p_null, q_null, boot_concept, concepts=None, heldout=None
+) -> pd.DataFrame:
+    """The per-unit frame of :class:`LayerReliability` from its arrays (numpy); ``heldout``
+    maps :data:`HELDOUT_COLUMNS` to ``[U]`` arrays (NaN when not given)."""
+    heldout = heldout or {}
+    nan = np.full(len(concept), np.nan)
     stable = stable_concepts(boot_concept)
     if concepts is not None:
         stable = [[(concepts[c], share) for c, share in pairs] for pairs in stable]
@@ -56,6 +89,7 @@ def unit_frame(concept, score, p_null, q_null, boot_concept, concepts=None) -> p
             "q_null": np.asarray(q_null, dtype=np.float64),
             "stability": stability(concept, boot_concept),
             "stable_concepts": [format_stable_concepts(pairs) for pairs in stable],
+            **{name: np.asarray(heldout.get(name, nan), np.float64) for name in HELDOUT_COLUMNS},
         },
         columns=FRAME_COLUMNS,
     )
@@ -86,9 +120,12 @@ def assess_layer(
     n_null: int = 10,
     n_boot: int = 20,
     seed: int = 0,
+    alpha: float = DEFAULT_ALPHA,
     device: DeviceLike = "auto",
 ) -> LayerReliability:
     """The reliability of one layer's labels (see :func:`label_reliability`)."""
+    if not 0.0 < float(alpha) < 1.0:
+        raise ValueError(f"reliability alpha={alpha} must lie strictly between 0 and 1")
     dev = resolve_device(device)
     scorer = LayerScorer.build(method, params, dev)
     sims, acts = _as_similarity(similarity), _as_activations(activations, dev)
@@ -98,19 +135,22 @@ def assess_layer(
             "both must index the same probe images"
         )
     concept, score, raw = scorer.best(sims, acts)
-    null = null_best_scores(scorer, sims, acts, raw, int(n_null), int(seed))
     del raw
-    p_null = permutation_p_values(score, null) if len(null) else np.full(len(score), np.nan)
+    heldout: HeldOut = cross_fit(scorer, sims, acts, int(seed), float(alpha), int(n_null))
+    p_null = permutation_p_values(heldout.correlation, heldout.null)
     boot_concept, boot_score = bootstrap_best(scorer, sims, acts, int(n_boot), int(seed))
     return LayerReliability(
         concept=concept.astype(np.int64),
         score=score,
         p_null=p_null,
-        q_null=bh_q_values(p_null) if len(null) else p_null,
-        null_best=null,
+        q_null=bh_q_values(p_null),
+        null=heldout.null,
         boot_concept=boot_concept,
         boot_score=boot_score,
-        split_half=split_half_agreement(scorer, sims, acts, int(seed)),
+        split_half=heldout.split_half,
+        heldout_correlation=heldout.correlation,
+        heldout_auprc=heldout.auprc,
+        auprc_chance=heldout.chance,
     )
 
 
@@ -120,16 +160,20 @@ def label_reliability(similarity: Any, activations: Any, **options: Any) -> pd.D
     ``similarity`` is ``[images, concepts]`` (a tensor, a numpy array or a
     :class:`~vitconcepts.labeling.EmbeddingSimilarity`), ``activations`` ``[images, units]``;
     ``options`` the keywords of :func:`assess_layer` (``method``, ``params``, ``n_null``,
-    ``n_boot``, ``seed``, ``device``, same defaults): ``method``/``params`` any method of
+    ``n_boot``, ``seed``, ``alpha``, ``device``, same defaults): ``method``/``params`` any method of
     :data:`vitconcepts.labeling.METHODS` and its params, as in ``label_units``; ``device`` as
     ``labeling.device`` (``auto``: CUDA when present).
 
     Columns :data:`FRAME_COLUMNS`: ``unit``; ``concept`` (index of the label on the full
-    probe) and ``score``; ``p_null`` (permutation null over ``n_null`` repeats, pooled over
-    the layer's units, prior of the real layer), ``q_null`` (Benjamini-Hochberg over the
-    layer's units); ``stability`` (share of ``n_boot`` bootstrap resamples of the images
-    whose best concept is the label) and ``stable_concepts`` (the concepts best in >= 10 %
-    of resamples with their shares, a cell of :func:`vitconcepts.formats.format_stable_concepts`
-    with concept indices). Deterministic for a given ``seed`` and device.
+    probe) and ``score``; ``p_null`` (the cross-fitted held-out correlation against its
+    permutation null over ``n_null`` repeats, pooled over the layer's units: see
+    :mod:`._heldout`), ``q_null`` (Benjamini-Hochberg over the layer's units); ``stability``
+    (share of ``n_boot`` bootstrap resamples of the images whose best concept is the label)
+    and ``stable_concepts`` (the concepts best in >= 10 % of resamples with their shares, a
+    cell of :func:`vitconcepts.formats.format_stable_concepts` with concept indices);
+    ``heldout_correlation``, ``heldout_auprc``, ``auprc_chance`` (label chosen on one split
+    half, scored on the other, mean of the two folds; positives of the AUPRC: each unit's
+    top ``alpha`` held-out images). NaN where undefined (a half smaller than ``top_k``, a
+    constant unit). Deterministic for a given ``seed`` and device.
     """
     return assess_layer(similarity, activations, **options).frame()

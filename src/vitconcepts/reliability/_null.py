@@ -1,47 +1,36 @@
-"""The permutation null of a layer's label scores: pure math on tensors.
+"""p-values against a pooled permutation null, and Benjamini-Hochberg q-values.
 
-For each of ``n_null`` repeats every unit's activations are permuted across the images,
-independently per unit (:func:`._resample.permuted_columns`), and scored like the real layer
-with the real layer's concept prior (``log p(c)`` of soft-WPMI/WPMI, in which each permuted
-unit stands in for its real counterpart: :meth:`._scorer.LayerScorer.null_best`, so that a
-unit of pure noise and its permuted copies are exchangeable). The best score of every
-permuted unit joins the layer's pooled null; a unit's p-value is
-``(1 + #null best scores >= its score) / (1 + #null best scores)``, and q-values are
+The null itself is drawn by :mod:`._heldout` (the cross-fitted held-out correlation of units
+whose held-out activations are permuted); a unit's p-value is
+``(1 + #null statistics >= its statistic) / (1 + #null statistics)`` and q-values are
 Benjamini-Hochberg over the layer's units (:func:`scipy.stats.false_discovery_control`).
+(Until issue 19 the statistic was the best soft-WPMI score on the full probe, which saturates
+at ``log U``: see ``docs/fidelity.md``.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.stats import false_discovery_control
-from torch import Tensor
-
-from ._resample import permuted_columns
-from ._scorer import LayerScorer
-
-
-def null_best_scores(
-    scorer: LayerScorer, similarity, activations: Tensor, real_raw: Tensor, n_null: int, seed: int
-) -> np.ndarray:
-    """``[n_null * units]`` best scores of the permuted units (repeat-major)."""
-    scores = []
-    for repeat in range(n_null):
-        permuted = permuted_columns(activations, seed, repeat)
-        scores.append(scorer.null_best(similarity, permuted, real_raw))
-        del permuted
-    return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
 
 
 def permutation_p_values(scores: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """``(1 + #{null >= s}) / (1 + len(null))`` for each score ``s``."""
+    """``(1 + #{null >= s}) / (1 + len(null))`` for each score ``s`` (NaN where ``s`` is NaN
+    or the null is empty)."""
     ordered = np.sort(np.asarray(null, dtype=np.float64))
-    at_least = len(ordered) - np.searchsorted(ordered, np.asarray(scores, np.float64), "left")
-    return (1.0 + at_least) / (1.0 + len(ordered))
+    scores = np.asarray(scores, np.float64)
+    if len(ordered) == 0:
+        return np.full(scores.shape, np.nan)
+    at_least = len(ordered) - np.searchsorted(ordered, scores, "left")
+    return np.where(np.isnan(scores), np.nan, (1.0 + at_least) / (1.0 + len(ordered)))
 
 
 def bh_q_values(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values (scipy's ``false_discovery_control``, method ``bh``)."""
+    """Benjamini-Hochberg q-values (scipy's ``false_discovery_control``, method ``bh``) over
+    the finite p-values; NaN where the p-value is NaN."""
     p_values = np.asarray(p_values, dtype=np.float64)
-    if p_values.size == 0:
-        return p_values
-    return np.asarray(false_discovery_control(p_values, method="bh"), dtype=np.float64)
+    q_values = np.full(p_values.shape, np.nan)
+    finite = np.isfinite(p_values)
+    if finite.any():
+        q_values[finite] = false_discovery_control(p_values[finite], method="bh")
+    return q_values

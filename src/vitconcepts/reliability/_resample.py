@@ -25,10 +25,12 @@ def rng(seed: int, stream: int, repeat: int = 0) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), stream, int(repeat)]))
 
 
-def permuted_columns(activations: Tensor, seed: int, repeat: int) -> Tensor:
+def permuted_columns(
+    activations: Tensor, seed: int, repeat: int, stream: int = NULL_STREAM
+) -> Tensor:
     """``activations`` with each column (unit) permuted across rows (images) independently."""
     n_images, n_units = activations.shape
-    gen = rng(seed, NULL_STREAM, repeat)
+    gen = rng(seed, stream, repeat)
     step = max(1, PERMUTATION_ELEMENTS // max(1, n_images))
     out = torch.empty_like(activations)
     for u0 in range(0, n_units, step):

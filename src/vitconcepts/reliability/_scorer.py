@@ -3,8 +3,7 @@
 ``soft_wpmi`` and ``wpmi`` score ``log p(c|u) - lam * log p(c)`` where
 ``log p(c) = logsumexp_u log p(c|u) - log U`` is taken over the layer's units. Run with
 ``lam=0`` they return ``log p(c|u)`` alone (the "raw" score); :meth:`LayerScorer.prior` turns
-raw scores into ``lam * log p(c)``, so that a permutation null can be scored against the
-*real* layer's prior. For the other methods the prior is zero and raw = score.
+raw scores into ``lam * log p(c)``. For the other methods the prior is zero and raw = score.
 """
 
 from __future__ import annotations
@@ -58,21 +57,7 @@ class LayerScorer:
 
     def best(self, similarity, activations: Tensor) -> tuple[np.ndarray, np.ndarray, Tensor]:
         """Each unit's best concept index and score, as a labeling of these units gives them,
-        and the raw scores ``[units, concepts]`` (kept for :meth:`null_best`)."""
+        and the raw scores ``[units, concepts]``."""
         raw = self.raw(similarity, activations)
         score, index = (raw - self.prior(raw)).max(dim=1)
         return index.cpu().numpy(), score.float().cpu().numpy(), raw
-
-    def null_best(self, similarity, permuted: Tensor, real_raw: Tensor) -> np.ndarray:
-        """Best score of each permuted unit, scored with the real layer's prior in which the
-        permuted unit takes the place of its real counterpart (for the prior methods:
-        ``lam * (log(sum_{v != u} p(c|v) + p_null(c|u)) - log U)``), so that a real unit and
-        its permuted copy are scored alike. Without a prior: the best raw score."""
-        raw = self.raw(similarity, permuted)
-        if self.lam == 0.0:
-            return raw.max(dim=1).values.float().cpu().numpy()
-        total = torch.logsumexp(real_raw, dim=0, keepdim=True)  # [1, C]
-        # log of the real layer's sum without unit u: total + log(1 - exp(real_u - total))
-        others = total + torch.log(-torch.expm1((real_raw - total).clamp_max(0.0)))
-        prior = torch.logaddexp(others, raw).sub_(math.log(raw.shape[0])).mul_(self.lam)
-        return raw.sub_(prior).max(dim=1).values.float().cpu().numpy()

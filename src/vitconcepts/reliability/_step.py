@@ -30,7 +30,8 @@ from ..labeling import (
     probe_similarity,
 )
 from ..provenance import sha256_json
-from ._layer import LayerReliability, assess_layer, unit_frame
+from ._heldout import DEFAULT_ALPHA
+from ._layer import HELDOUT_COLUMNS, LayerReliability, assess_layer, unit_frame
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def _reliability_frame(boot_nc: Path) -> pd.DataFrame:
             boot.q_null[li, :nu],
             boot.boot_concept_index[li, :nu],
             boot.concepts,
+            {name: getattr(boot, name)[li, :nu] for name in HELDOUT_COLUMNS},
         )
         frame.insert(0, "layer", layer)
         frame.insert(3, "description", [boot.concepts[i] for i in frame["concept"]])
@@ -61,6 +63,7 @@ def _write_layer(writer, layer: int, result: LayerReliability) -> None:
         "score": result.score,
         "p_null": result.p_null,
         "q_null": result.q_null,
+        **result.heldout(),
     }
     write_boot_layer(
         writer, layer, unit_values, result.boot_concept, result.boot_score, result.split_half
@@ -79,6 +82,7 @@ def assess_labels(
     n_null: int = 10,
     n_boot: int = 20,
     seed: int = 0,
+    alpha: float = DEFAULT_ALPHA,
     device: DeviceLike = "auto",
     threads: int | None = None,
 ) -> Path:
@@ -86,8 +90,9 @@ def assess_labels(
     bootstrap file (formats in :mod:`vitconcepts.formats`), provenance beside/inside them.
 
     Same inputs and labeling settings as ``label_units`` (its input checks, device rule and
-    memory plan). Resumable per layer: finished layers are kept in ``<out_boot_nc>.partial``
-    and skipped by a rerun with the same inputs and settings.
+    memory plan); ``alpha`` the share of held-out images that are a unit's AUPRC positives
+    (config ``reliability.alpha``). Resumable per layer: finished layers are kept in
+    ``<out_boot_nc>.partial`` and skipped by a rerun with the same inputs and settings.
     """
     _, params = method_and_params(method, params)
     if threads:
@@ -102,6 +107,7 @@ def assess_labels(
         "n_null": int(n_null),
         "n_boot": int(n_boot),
         "seed": int(seed),
+        "alpha": float(alpha),
         "device": dev.type,
     }
     fingerprint = sha256_json(
@@ -113,7 +119,7 @@ def assess_labels(
     )
     layers = inputs.layers
     options = {"method": method, "params": params, "n_null": n_null, "n_boot": n_boot}
-    options |= {"seed": seed, "device": dev}
+    options |= {"seed": seed, "alpha": alpha, "device": dev}
     with boot_writer(
         out_boot_nc, layers, inputs.n_units, inputs.concepts, n_boot, fingerprint
     ) as writer:

@@ -15,10 +15,13 @@
     if (x === null) return "";
     return x < 0.001 ? Number(x).toExponential(1) : Number(x).toFixed(3);
   }
-  // q < reliable_q (permutation null, BH) and stability >= reliable_stability
+  // q < reliable_q (held-out permutation null, BH) and held-out AUPRC >= ratio x chance
   function reliable(r) {
-    return D.q[r] !== null && D.q[r] < D.reliable_q && D.stab[r] !== null &&
-      D.stab[r] >= D.reliable_stability;
+    return D.q[r] !== null && D.q[r] < D.reliable_q && D.auprc[r] !== null &&
+      D.chance[r] !== null && D.auprc[r] >= D.reliable_auprc_ratio * D.chance[r];
+  }
+  function ratio(r) {
+    return D.auprc[r] === null || !D.chance[r] ? "" : Number(D.auprc[r] / D.chance[r]).toFixed(1);
   }
 
   // ---- header: per-layer table
@@ -90,8 +93,13 @@
       D.unit[r] + "</div>";
     if (D.reliability) {
       h += '<div class="rel' + (reliable(r) ? " ok" : "") + '"><span class="q" title="q: ' +
-        'permutation-null p-value, Benjamini-Hochberg over the layer">q ' + fmtQ(D.q[r]) +
-        '</span> <span class="stab" title="share of bootstrap resamples of the probe whose ' +
+        'held-out correlation against its permutation null, Benjamini-Hochberg over the layer">q ' +
+        fmtQ(D.q[r]) + '</span> <span class="hr" title="held-out correlation: activation vs. ' +
+        'the label\'s CLIP similarity on the half of the probe it was not chosen on">r ' +
+        fmt(D.hr[r]) + '</span> <span class="auprc" title="held-out AUPRC of the label for the ' +
+        "unit's top images / its chance level (" + fmt(D.chance[r]) + ')">AUPRC ' + fmt(D.auprc[r]) +
+        " = " + ratio(r) + '&times; chance</span> <span class="stab" title="share of bootstrap ' +
+        'resamples of the probe whose ' +
         'best concept is the label">stability ' + fmt(D.stab[r]) + "</span>";
       if (D.stable[r].length) {
         h += '<div class="stable" title="stable concepts: best in at least 10% of resamples">';
