@@ -126,3 +126,23 @@ def test_max_concepts_and_tolerance_bound_the_length():
     assert (one.concepts.map(len) == 1).all()
     loose = linear_explanations(sim, acts, tolerance=0.5)
     assert (loose.concepts.map(len) == 1).all()
+
+
+def test_explanation_csv_round_trips_in_les_layout_and_gives_a_label_frame(tmp_path):
+    from vitconcepts.formats import linear_label_frame, read_linear, write_linear
+
+    frame = _explained().iloc[:3].copy()
+    frame["concepts"] = [tuple(f"c{i}, x" for i in c) for c in frame["concepts"]]
+    frame.insert(0, "layer", "blocks.0")
+    frame["label_test_correlation"] = 0.1
+    path = write_linear(frame, tmp_path / "le.csv")
+    header = path.read_text().splitlines()[0].split(",")
+    k = max(len(c) for c in frame["concepts"])
+    assert header[:3] == ["layer", "unit", "concept0"] and header[2 + k] == "weight0"
+    back = read_linear(path)
+    assert list(back["concepts"]) == list(frame["concepts"])  # padding "0" dropped
+    np.testing.assert_allclose(back["test_correlation"], frame["test_correlation"])
+    labels = linear_label_frame(back)
+    assert list(labels["description"]) == [c[0] for c in frame["concepts"]]
+    assert list(labels["similarity"]) == list(back["test_correlation"])
+    assert list(labels["n_concepts"]) == [len(c) for c in frame["concepts"]]
