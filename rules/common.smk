@@ -475,9 +475,9 @@ def atlas_linear_csvs(wildcards=None):
     """The explanation CSV of every atlas page ("" for a page without explanations)."""
     return [
         (
-            ""
-            if model not in LINEAR
-            else f"results/linear/{PROBE}/{model}{'' if kind is None else '.' + kind}.csv"
+            f"results/linear/{PROBE}/{atlas_page_name(model, kind)}.csv"
+            if model in LINEAR
+            else ""
         )
         for model, kind, _ in atlas_page_list()
     ]
