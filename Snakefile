@@ -37,6 +37,7 @@ include: "rules/tables.smk"
 include: "rules/claims.smk"
 include: "rules/agreement.smk"
 include: "rules/reliability.smk"
+include: "rules/linear.smk"
 include: "rules/final_layer.smk"
 include: "rules/ground_truth.smk"
 include: "rules/atlas.smk"
@@ -52,3 +53,4 @@ rule all:
         unit_kind_labels(),
         unit_kind_reliability(),
         list(ground_truth_csvs().values()),
+        linear_explanation_files(),

@@ -7,7 +7,11 @@ real checkpoints):
 * ``dump_activations`` for a ViT-B/16 and a ResNet-50 at 224 px over ``--images`` images;
 * ``embed_images`` for CLIP ViT-B-16 over the same images, and ``embed_concepts`` over
   ``--concepts`` words;
-* ``soft_wpmi`` for one 768-unit layer against 20,000 concepts over ``--label-images`` images.
+* ``soft_wpmi`` for one 768-unit layer against 20,000 concepts over ``--label-images`` images;
+* ``linear_explanations`` (Linear Explanations, rule explain_units) for one 768-unit layer
+  against 20,000 concepts over ``--le-images`` images: its cost grows with images x concepts
+  x units (dense matmuls over the training images), so it is scaled linearly in the images
+  to the paper's probe and in the units to every labelled unit.
 
 and scales each linearly to the paper: 113,305 probe images (ImageNet val 50,000 + Broden
 63,305), 13 models (9 ViT-B + 4 ResNet-50), 20,000 concepts, 9,216 ViT units / 3,904 ResNet
@@ -61,11 +65,30 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def linear_row(n_images: int, units: int, device: str) -> tuple[str, float, str, float]:
+    """Linear Explanations of one ViT layer over ``n_images``, projected to the paper."""
+    import torch
+
+    from vitconcepts.labeling import EmbeddingSimilarity, linear_explanations
+
+    generator = torch.Generator().manual_seed(0)
+    image = torch.nn.functional.normalize(torch.randn(n_images, 512, generator=generator), dim=1)
+    text = torch.nn.functional.normalize(
+        torch.randn(PAPER_CONCEPTS, 512, generator=generator), dim=1
+    )
+    activations = torch.randn(n_images, VIT_UNITS, generator=generator)
+    similarity = EmbeddingSimilarity(image.to(device), text.to(device))
+    seconds = timed(lambda: linear_explanations(similarity, activations, device=device))
+    per_unit = seconds / VIT_UNITS * PAPER_IMAGES / n_images  # at the paper's probe size
+    return ("explain_units (LE, projected)", per_unit * 1000, "s / 1000 units", per_unit * units)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--concepts", type=int, default=1000)
     parser.add_argument("--label-images", type=int, default=20_000)
+    parser.add_argument("--le-images", type=int, default=2_000)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
@@ -164,6 +187,7 @@ def main() -> None:
     per_unit = seconds / VIT_UNITS
     units = VIT_MODELS * VIT_LAYERS * VIT_UNITS + RESNET_MODELS * RESNET_UNITS
     rows.append(("label_units soft_wpmi", per_unit * 1000, "s / 1000 units", per_unit * units))
+    rows.append(linear_row(args.le_images, units, device))
 
     print(
         f"device: {device} ({torch.cuda.get_device_name() if device == 'cuda' else 'CPU'},"

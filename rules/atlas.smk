@@ -84,6 +84,7 @@ rule atlas_index:
     input:
         pages=atlas_pages(),
         labels=[labels for _, _, labels in atlas_page_list()],
+        linear=[csv for csv in atlas_linear_csvs() if csv],
     output:
         html=f"{ATLAS}/index.html",
         data=f"{ATLAS}/data/index.js",
@@ -99,6 +100,7 @@ rule atlas_index:
         runtime=10,
     params:
         pages=[[model, kind] for model, kind, _ in atlas_page_list()],
+        linear=atlas_linear_csvs(),
         images=images_available(),
         probe=PROBE,
     script:

@@ -13,12 +13,14 @@ from plan_config import (
     analysed_controls,
     analysed_models,
     check_config,
+    control_models,
     dump_kind_sets,
     dump_rule_name,
     extra_unit_kinds,
     finetuned_pairs,
     finetuning_conditions,
     labelled_models,
+    linear_models,
     unit_kinds,
 )
 from plan_inputs import (
@@ -160,6 +162,8 @@ def agreement_csvs(wildcards=None):
 # --- atlas (rules/atlas.smk): a page per model ({model}.html) and per extra unit kind
 # ({model}.{kind}.html), the index with its concept search --------------------------------
 ATLAS = "atlas/published" if PUBLISHED else f"atlas/{PROBE}"
+# Linear Explanations (rules/linear.smk): every labelled model's units, when enabled
+LINEAR = linear_models(config)
 
 
 def reliability_csv(model, kind=None):
@@ -185,6 +189,8 @@ def atlas_page_inputs(wildcards):
         inputs["reliability"] = reliability_csv(wildcards.model)
     if wildcards.model in ground_truth_csvs():
         inputs["ground_truth"] = ground_truth_csvs()[wildcards.model]
+    if wildcards.model in LINEAR:
+        inputs["linear"] = f"results/linear/{PROBE}/{wildcards.model}.csv"
     return inputs
 
 
@@ -201,6 +207,8 @@ def atlas_kind_page_inputs(wildcards):
         inputs["reliability"] = reliability_csv(model, kind)
     if f"{model}.{kind}" in ground_truth_csvs():
         inputs["ground_truth"] = ground_truth_csvs()[f"{model}.{kind}"]
+    if model in LINEAR:
+        inputs["linear"] = f"results/linear/{PROBE}/{model}.{kind}.csv"
     return inputs
 
 
@@ -261,6 +269,7 @@ def all_figures():
     names += control_figures()
     names += unit_kinds_figures()
     names += ground_truth_figures()
+    names += ["labelers"] if LINEAR else []
     return [f"paper/figures/{name}.pdf" for name in names]
 
 
@@ -575,3 +584,29 @@ def ground_truth_figures():
 
 def ground_truth_tables():
     return ["ground_truth"] if ground_truth_summary() else []
+
+
+def linear_csvs(wildcards=None):
+    """{model: explanation CSV} of the default unit kind of every explained model."""
+    return {model: f"results/linear/{PROBE}/{model}.csv" for model in LINEAR}
+
+
+def atlas_linear_csvs(wildcards=None):
+    """The explanation CSV of every atlas page ("" for a page without explanations)."""
+    return [
+        (
+            f"results/linear/{PROBE}/{atlas_page_name(model, kind)}.csv"
+            if model in LINEAR
+            else ""
+        )
+        for model, kind, _ in atlas_page_list()
+    ]
+
+
+def linear_explanation_files(wildcards=None):
+    """Explanation CSVs of every explained model and unit kind (named as the labels are)."""
+    return list(linear_csvs().values()) + [
+        f"results/linear/{PROBE}/{model}.{kind}.csv"
+        for model in LINEAR
+        for kind in model_extra_kinds(model)
+    ]

@@ -396,6 +396,29 @@ def check_config(config: dict, schema: str | Path | Mapping | None = None) -> No
     check_published(config)
     check_concept_set(config)
     check_final_layer(config)
+    check_linear_explanations(config)
+
+
+def check_linear_explanations(config: dict) -> None:
+    """``linear_explanations.split``: three fractions summing to 1."""
+    split = (config.get("linear_explanations") or {}).get("split")
+    if split is not None and abs(sum(float(f) for f in split) - 1.0) > 1e-6:
+        raise ConfigError(
+            f"linear_explanations.split is {list(split)}, which sums to {sum(split):g}; the "
+            "train / validation / test fractions of the probe must sum to 1.",
+            "set it to, for example, `linear_explanations: {split: [0.6, 0.2, 0.2]}`.",
+        )
+
+
+def linear_models(config: dict) -> list[str]:
+    """Models whose units Linear Explanations explains: every labelled model (controls
+    included) when ``linear_explanations.enabled``; none from published labels, which come
+    without activations."""
+    if config.get("labels_source") == "published":
+        return []
+    if not (config.get("linear_explanations") or {}).get("enabled", True):
+        return []
+    return labelled_models(config)
 
 
 # -- model roles -----------------------------------------------------------------------------

@@ -7,9 +7,12 @@ from vitconcepts.rule_job import rule_log
 
 with rule_log(snakemake):
     pages = [
-        AtlasPage(model, labels, kind)
-        for (model, kind), labels in zip(
-            snakemake.params.pages, snakemake.input.labels, strict=True
+        AtlasPage(model, labels, kind, linear or None)
+        for (model, kind), labels, linear in zip(
+            snakemake.params.pages,
+            snakemake.input.labels,
+            snakemake.params.linear,
+            strict=True,
         )
     ]
     build_index(

@@ -21,4 +21,5 @@ with rule_log(snakemake):
         kind=snakemake.params.kind,
         other_pages=[tuple(pair) for pair in snakemake.params.other_pages],
         control_of=snakemake.params.get("control_of"),
+        linear_csv=snakemake.input.get("linear"),
     )

@@ -421,3 +421,67 @@ def test_tiny_run_compared_with_published_labels(tiny_atlas, tmp_path):
     assert (table["top_images_jaccard"] == 1.0).all()
     for name in ("figures/reproduction_agreement.pdf", "tables/reproduction_agreement.tex"):
         assert (work / "paper" / name).is_file(), name
+
+
+# --------------------------------------------------------------------------- Linear Explanations
+
+
+@pytest.fixture(scope="module")
+def linear_site(tmp_path_factory) -> dict:
+    """A model page and index with Linear Explanations: each unit explained by its label and
+    one more concept (one with a word to escape), so a concept only explanations carry is
+    searchable."""
+    from vitconcepts.formats import write_linear
+
+    root = tmp_path_factory.mktemp("atlas_linear")
+    inputs = B.synthetic_inputs(root / "in", n_layers=2, n_units=6, n_samples=20, model="m")
+    labels = pd.read_csv(inputs["labels"])
+    extra = ["<b>$x$</b>" if u == 0 else "zebra-only" for u in labels["unit"]]
+    frame = pd.DataFrame(
+        {
+            "layer": labels["layer"],
+            "unit": labels["unit"],
+            "concepts": [(d, e) for d, e in zip(labels["description"], extra, strict=True)],
+            "weights": [(0.82, -0.41)] * len(labels),
+            "bias": 0.1,
+            "val_correlation": 0.5,
+            "test_correlation": 0.456,
+            "label_test_correlation": 0.2,
+        }
+    )
+    linear = write_linear(frame, root / "in" / "linear.csv")
+    out = root / "site"
+    A.build_model_page("m", inputs["labels"], out / "m.html", linear_csv=linear, images=False)
+    A.build_index([A.AtlasPage("m", inputs["labels"], None, linear)], out / "index.html")
+    return {"out": out, "labels": labels, "linear": linear}
+
+
+def test_card_data_carries_the_explanation_and_its_test_correlation(linear_site):
+    data = read_data(linear_site["out"] / "data" / "m.js")
+    strings, labels = data["strings"], linear_site["labels"]
+    assert data["linear"] is True and data["expl_corr"] == [0.456] * len(labels)
+    first = [[strings[c], w] for c, w in data["expl"][0]]
+    assert first == [[labels["description"][0], 0.82], ["<b>$x$</b>", -0.41]]
+
+
+def test_index_search_finds_units_by_their_explanation(linear_site):
+    text = (linear_site["out"] / "data" / "index.js").read_text(encoding="utf-8")
+    index = json.loads(text[len("window.ATLAS_INDEX=") : -2])
+    page = index["pages"][0]
+    sid = index["strings"].index("zebra-only")
+    flat = dict((s, units) for s, units in page["expl"])[sid]
+    assert len(flat) // 2 == (linear_site["labels"]["unit"] != 0).sum()
+    assert sid not in {s for s, _ in page["labels"]}
+
+
+@needs_chromium
+def test_cards_show_the_explanation_escaped_and_search_finds_it(linear_site):
+    page = B.browser_dom(linear_site["out"] / "m.html", "q=zebra")
+    assert B.page_status(page)["messages"] == []
+    assert int(B.page_status(page)["matching"]) == (linear_site["labels"]["unit"] != 0).sum()
+    assert "0.82\u00b7" in page and "r 0.456" in page and "<b>$x$</b>" not in page
+    dom = B.browser_dom(linear_site["out"] / "index.html", "q=zebra-only&exact=1")
+    status = B.page_status(dom)
+    assert status["messages"] == []
+    assert status["matching"] == str((linear_site["labels"]["unit"] != 0).sum())
+    assert 'class="unit-link via-expl"' in dom

@@ -77,7 +77,9 @@ def test_paper_dag_plans_without_network_or_imagenet(workflow_copy):
     assert jobs["label_units"] == networks + 4, jobs
     assert jobs["assess_labels"] == networks + 4, jobs
     assert jobs["plot_random_control"] == 1, jobs
-    for rule in ("prepare_probe", "embed_images", "build_paper"):
+    # Linear Explanations of every labelled model and kind, and the labelers figure
+    assert jobs["explain_units"] == networks + 4, jobs
+    for rule in ("prepare_probe", "embed_images", "build_paper", "plot_labelers"):
         assert jobs[rule] == 1, (rule, jobs)
     # the 20k concepts, and the ImageNet class names of the final-layer check (resnet's fc)
     assert jobs["embed_concepts"] == jobs["concept_set"] == 2, jobs
@@ -119,6 +121,7 @@ def test_published_dag_needs_no_model_or_probe(workflow_copy, tmp_path):
     assert "plot_example_units" not in jobs  # no probe images with published labels
     assert not {"assess_labels", "plot_reliability", "table_reliability"} & set(jobs)
     assert not {"plot_heldout_correlation", "plot_category_shares_valid"} & set(jobs)
+    assert not {"explain_units", "plot_labelers"} & set(jobs)  # no activations to explain
     assert (
         jobs["plot_finetuning_category_shares"] == jobs["plot_finetuning_concepts_per_layer"] == 1
     )
@@ -334,6 +337,34 @@ def test_tiny_run_tests_the_claims(tiny_run):
     generated = (tiny_run / "paper/generated_claims.tex").read_text()
     assert "bootstrap resamples" in generated and r"\vcclaimsentences" in generated
     assert r"\vctablehere{claims}" in (tiny_run / "paper/generated.tex").read_text()
+
+
+@pytest.mark.slow
+def test_tiny_run_explains_every_unit_with_linear_explanations(tiny_run):
+    """explain_units wrote LE's CSV layout for every model; the labelers figure compares the
+    two labelers on the same test images, per model and layer."""
+    from vitconcepts.formats import LINEAR_SCORES, read_linear
+
+    config = yaml.safe_load((tiny_run / TINY_CONFIG).read_text())
+    max_concepts = config["linear_explanations"]["max_concepts"]
+    for model in config["models"]:
+        path = tiny_run / f"results/linear/test/{model}.csv"
+        wide = pd.read_csv(path, keep_default_na=False)
+        k = sum(c.startswith("concept") for c in wide.columns)
+        expected = ["layer", "unit", *(f"concept{i}" for i in range(k))]
+        expected += [*(f"weight{i}" for i in range(k)), "bias", *LINEAR_SCORES]
+        assert list(wide.columns) == expected and 1 <= k <= max_concepts
+        frame = read_linear(path)
+        labels = pd.read_csv(tiny_run / f"results/labels/test/{model}.csv")
+        assert len(frame) == len(labels) and (frame["concepts"].map(len) >= 1).all()
+        assert frame["test_correlation"].between(-1, 1).all()
+        assert (tiny_run / f"results/linear/test/{model}.csv.provenance.json").is_file()
+        assert not (tiny_run / f"results/linear/test/{model}.csv.partial").exists()
+    figure = pd.read_csv(tiny_run / "paper/figures/labelers.csv")
+    assert set(figure["model"]) == set(config["models"])
+    assert set(figure["labeler"]) == {"clip_dissect", "linear"}
+    assert (tiny_run / "paper/figures/labelers.pdf").is_file()
+    assert r"\vcfigurehere{labelers}" in (tiny_run / "paper/generated.tex").read_text()
 
 
 @pytest.mark.slow

@@ -52,6 +52,7 @@ KNOWN_FIGURES: tuple[str, ...] = (
     "random_control",
     "unit_kinds",
     "ground_truth",
+    "labelers",
 )
 #: Tables that main.tex places in its sections.
 KNOWN_TABLES: tuple[str, ...] = (
@@ -76,6 +77,9 @@ PAPER_VALUES: dict[str, str] = {
     "mlpunits": "3,072",  # MLP units of a ViT-B block
     "simcorrvit": "0.172",  # LE paper: CLIP-Dissect, ViT-B/16
     "simcorrresnet": "0.187",  # LE paper: CLIP-Dissect, ResNet-50
+    "lelabelvit": "0.324",  # LE paper: LE(Label), ViT-B/16
+    "lesiglipvit": "0.349",  # LE paper: LE(SigLIP), ViT-B/16
+    "lelabelresnet": "0.377",  # LE paper: LE(Label), ResNet-50
 }
 #: The held-out positives: each unit's top share of images (vitconcepts.reliability.DEFAULT_ALPHA).
 HELDOUT_TOP = 0.01

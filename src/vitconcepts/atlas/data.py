@@ -21,6 +21,7 @@ from vitconcepts.formats import (
     parse_stable_concepts,
     read_ground_truth,
     read_labels,
+    read_linear,
     read_reliability,
     read_topk,
 )
@@ -146,6 +147,24 @@ def _ground_truth_data(ground_truth_csv, frame, labels_csv, sid) -> dict[str, An
     }
 
 
+def _linear_data(linear_csv: PathLike, frame: pd.DataFrame, sid) -> dict[str, Any]:
+    """Columns ``expl`` (``[[concept string id, weight], ...]``, largest ``|weight|`` first)
+    and ``expl_corr`` (the explanation's test correlation) in ``frame``'s order; a unit the
+    explanation file lacks gets an empty explanation."""
+    table = read_linear(linear_csv).set_index(["layer", "unit"])
+    expl, corr = [], []
+    for layer, unit in zip(frame["layer"].astype(str), frame["unit"], strict=True):
+        if (layer, int(unit)) not in table.index:
+            expl.append([])
+            corr.append(None)
+            continue
+        row = table.loc[(layer, int(unit))]
+        pairs = zip(row["concepts"], row["weights"], strict=True)
+        expl.append([[sid(str(c)), _round(w, 3)] for c, w in pairs])
+        corr.append(_round(float(row["test_correlation"]), 3))
+    return {"linear": True, "expl": expl, "expl_corr": corr}
+
+
 def _round(x: float, digits: int = 4) -> float | None:
     if x is None or not math.isfinite(x):
         return None
@@ -164,8 +183,11 @@ def model_data(
     reliability_csv: PathLike | None = None,
     kind: str | None = None,
     ground_truth_csv: PathLike | None = None,
+    linear_csv: PathLike | None = None,
 ) -> dict[str, Any]:
     """The JSON-able data of one model page (columns, with a string table for concepts).
+
+    ``linear_csv``: the units' Linear Explanations (``expl``, ``expl_corr``; ``linear`` true).
 
     ``kind``: the unit kind of a page for a model's extra kind (``None``: the default kind);
     ``reliability_csv``: adds ``q``, ``hr``, ``auprc``, ``chance``, ``stab``, ``stable`` per
@@ -208,7 +230,12 @@ def model_data(
         "reliability": bool(reliability_csv),
         "reliable_q": RELIABLE_Q,
         "reliable_auprc_ratio": RELIABLE_AUPRC_RATIO,
+        "linear": False,
+        "expl": [],
+        "expl_corr": [],
     }
+    if linear_csv:
+        data.update(_linear_data(linear_csv, frame, sid))
     if reliability_csv:
         data.update(_reliability_data(reliability_csv, frame, labels_csv, sid))
     data["ground_truth"] = bool(ground_truth_csv)

@@ -155,6 +155,7 @@ def build_model_page(
     other_pages: Sequence[tuple[str, str]] = (),
     control_of: str | None = None,
     ground_truth_csv: PathLike | None = None,
+    linear_csv: PathLike | None = None,
 ) -> dict[str, Any]:
     """Write ``{atlas}/{page}.html``, ``{atlas}/data/{page}.js`` and (when given) the
     summary figure as ``{atlas}/figures/{page}.png``; return the page's data. ``{page}`` is
@@ -166,7 +167,8 @@ def build_model_page(
     thumbnails;
     without ``reliability_csv`` the cards show no q/stability and the filter is disabled;
     with ``ground_truth_csv`` each card shows NetDissect's answer (``best_name``) and the
-    label's Broden scores (AUPRC, precision, base rate).
+    label's Broden scores (AUPRC, precision, base rate);
+    ``linear_csv`` (the units' Linear Explanations) adds each card's explanation.
     """
     out_html = Path(out_html)
     root, stem = out_html.parent, out_html.name.removesuffix(".html")
@@ -187,6 +189,7 @@ def build_model_page(
         reliability_csv=reliability_csv,
         kind=kind,
         ground_truth_csv=ground_truth_csv,
+        linear_csv=linear_csv,
     )
     data["control_of"] = control_of
     _write_data_script(root / "data" / f"{stem}.js", "ATLAS_DATA", data)

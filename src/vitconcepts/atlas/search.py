@@ -2,9 +2,10 @@
 
 ``data/index.js`` = ``window.ATLAS_INDEX={strings, pages}``: ``strings`` every label once;
 ``pages`` one entry per atlas page, ``{href, model, kind, title, layers: [name],
-labels: [[string id, [layer, unit, layer, unit, ...]], ...]}`` (the units that carry each
-label, layer positions 0-based). Loaded with ``<script src>`` like a model page's data, so
-the index searches from ``file://`` without a server.
+labels: [[string id, [layer, unit, layer, unit, ...]], ...], expl: [...]}`` (the units that
+carry each label, layer positions 0-based; ``expl`` the same for the concepts of the units'
+Linear Explanations, when the page has them). Loaded with ``<script src>`` like a model
+page's data, so the index searches from ``file://`` without a server.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vitconcepts.atlas.data import read_unit_labels
+from vitconcepts.formats import read_linear
 from vitconcepts.style import model_name
 
 PathLike = str | Path
@@ -28,6 +30,7 @@ class AtlasPage:
     model: str
     labels_csv: PathLike
     kind: str | None = None
+    linear_csv: PathLike | None = None
 
     @property
     def stem(self) -> str:
@@ -36,6 +39,24 @@ class AtlasPage:
     @property
     def href(self) -> str:
         return f"{self.stem}.html"
+
+
+def _explanation_units(page: AtlasPage, frame, strings: dict[str, int]) -> list:
+    """``[[string id, [layer, unit, ...]], ...]``: the units whose explanation has a concept."""
+    if not page.linear_csv:
+        return []
+    position = dict(zip(frame["layer"].astype(str), frame["layer_index"], strict=False))
+    units: dict[int, list[int]] = {}
+    linear = read_linear(page.linear_csv)
+    for layer, unit, concepts in zip(
+        linear["layer"], linear["unit"], linear["concepts"], strict=True
+    ):
+        if str(layer) not in position:
+            continue
+        for concept in dict.fromkeys(concepts):
+            sid = strings.setdefault(str(concept), len(strings))
+            units.setdefault(sid, []).extend((int(position[str(layer)]), int(unit)))
+    return [[sid, flat] for sid, flat in units.items()]
 
 
 def search_index(pages: Sequence[AtlasPage]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -58,6 +79,7 @@ def search_index(pages: Sequence[AtlasPage]) -> tuple[dict[str, Any], list[dict[
                 "title": model_name(page.model),
                 "layers": layer_names,
                 "labels": [[sid, flat] for sid, flat in units.items()],
+                "expl": _explanation_units(page, frame, strings),
             }
         )
         rows.append(

@@ -37,6 +37,7 @@ from vitconcepts.figures.finetuning import (
 )
 from vitconcepts.figures.ground_truth import plot_ground_truth
 from vitconcepts.figures.inputs import CONCEPTS_COLUMNS, SHARES_COLUMNS
+from vitconcepts.figures.labelers import labeler_table, plot_labelers
 from vitconcepts.figures.per_layer import (
     COMPLEXITY_LABELS,
     plot_appendix,
@@ -67,6 +68,7 @@ __all__ = [
     "CONCEPTS_COLUMNS",
     "FINETUNING_CATEGORIES",
     "SHARES_COLUMNS",
+    "labeler_table",
     "plot_appendix",
     "plot_category_shares",
     "plot_category_shares_ci",
@@ -85,6 +87,7 @@ __all__ = [
     "plot_finetuning_category_shares",
     "plot_finetuning_concepts_per_layer",
     "plot_ground_truth",
+    "plot_labelers",
     "plot_image_complexity",
     "plot_reliability",
     "plot_reproduction_agreement",

@@ -15,6 +15,7 @@ bootstrap file      :func:`read_boot`                              :func:`boot_w
                                                                    :func:`write_boot_layer`
 Broden presence     :func:`read_presence`                          :func:`write_presence`
 ground-truth CSV    :func:`read_ground_truth`                      :func:`write_ground_truth`
+linear explanation  :func:`read_linear` (:func:`linear_label_frame`)  :func:`write_linear`
 ==================  =============================================  ==============================
 
 This package imports numpy, pandas, xarray and netCDF4 only (plus the project's error and
@@ -32,6 +33,13 @@ from ._labels import (
     parse_images,
     read_labels,
     write_labels,
+)
+from ._linear import (
+    LINEAR_FRAME_COLUMNS,
+    LINEAR_SCORES,
+    linear_label_frame,
+    read_linear,
+    write_linear,
 )
 from ._presence import PRESENCE_KEYS, BrodenPresence, read_presence, write_presence
 from ._probe_index import INDEX_COLUMNS, read_probe_index, write_probe_index
@@ -56,6 +64,8 @@ __all__ = [
     "PRESENCE_KEYS",
     "INDEX_COLUMNS",
     "LABEL_COLUMNS",
+    "LINEAR_FRAME_COLUMNS",
+    "LINEAR_SCORES",
     "RELIABILITY_COLUMNS",
     "REQUIRED_COLUMNS",
     "TOPK_VARIABLES",
@@ -65,6 +75,9 @@ __all__ = [
     "TopK",
     "boot_writer",
     "check_labels",
+    "linear_label_frame",
+    "read_linear",
+    "write_linear",
     "format_images",
     "format_stable_concepts",
     "parse_images",

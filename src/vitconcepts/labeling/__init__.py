@@ -5,7 +5,9 @@ Stages (private modules; the public names are re-exported here):
 * ``_similarity``: the similarity functions and ``METHODS``, pure math on tensors;
 * ``_tiling``: how much device memory a call may use and the tiles it runs in;
 * ``_inputs``: reading and cross-checking the step's input files;
-* ``_step``: ``label_units``, the rule step (resume, top-k file, label CSV, provenance).
+* ``_step``: ``label_units``, the rule step (resume, top-k file, label CSV, provenance);
+* ``_linear``: ``linear_explanations``, Linear Explanations (Oikarinen & Weng 2024) of one
+  layer, pure math on tensors; ``_linear_step``: ``explain_units``, its rule step.
 
 Every similarity function takes ``(similarity, activations, ...)`` where
 
@@ -44,6 +46,8 @@ CUDA).
 
 from ..device import DeviceLike, resolve_device
 from ._inputs import LabelingInputs, file_identity, hash_strings, load_inputs, scorer_note
+from ._linear import LINEAR_COLUMNS, label_correlation, linear_explanations, probe_split
+from ._linear_step import explain_units
 from ._similarity import (
     LAZY_METHODS,
     METHODS,
@@ -80,25 +84,30 @@ __all__ = [
     "CUDA_CONCEPT_CHUNK",
     "CUDA_TILE_ELEMENTS",
     "LAZY_METHODS",
+    "LINEAR_COLUMNS",
     "MEMORY_FRACTION",
     "METHODS",
     "DeviceLike",
     "EmbeddingSimilarity",
     "LabelingInputs",
     "check_counts",
+    "explain_units",
     "finish_step",
     "cos_similarity",
     "cos_similarity_cubed",
     "file_identity",
     "free_memory_bytes",
     "hash_strings",
+    "label_correlation",
     "label_units",
     "layer_activations",
+    "linear_explanations",
     "load_inputs",
     "log_memory_plan",
     "memory_plan",
     "method_and_params",
     "probe_similarity",
+    "probe_split",
     "rank_reorder",
     "resolve_device",
     "scorer_note",

@@ -123,6 +123,16 @@
       }
       h += "</div>";
     }
+    if (D.linear && D.expl[r] && D.expl[r].length) {
+      h += '<div class="expl" title="Linear Explanation: weights on standardised CLIP ' +
+        'similarities; r = its correlation with the unit on held-out test images">';
+      for (var e = 0; e < D.expl[r].length; e++) {
+        var w = D.expl[r][e][1];
+        h += (e ? (w < 0 ? " \u2212 " : " + ") : (w < 0 ? "\u2212" : "")) +
+          Math.abs(w).toFixed(2) + "\u00b7" + esc(S[D.expl[r][e][0]]);
+      }
+      h += ' <span class="score">r ' + fmt(D.expl_corr[r]) + "</span></div>";
+    }
     if (D.images && D.img[r]) {
       h += '<div class="imgs">';
       for (var i = 0; i < D.img[r].length; i++) {
@@ -239,6 +249,14 @@
     setStatus("focus", row);
   }
 
+  function explHas(r, q) {  // a concept of the unit's Linear Explanation contains q
+    if (!D.linear || !D.expl[r]) return false;
+    for (var e = 0; e < D.expl[r].length; e++) {
+      if (S[D.expl[r][e][0]].toLowerCase().indexOf(q) >= 0) return true;
+    }
+    return false;
+  }
+
   function apply() {
     selLayer.value = state.layer; selCat.value = state.category; text.value = state.q;
     if (relBox) relBox.checked = state.reliable;
@@ -248,7 +266,7 @@
     for (var r = 0; r < N; r++) {
       if (layer >= 0 && D.layer[r] !== layer) continue;
       if (state.category !== "" && D.cat[r] !== cat) continue;
-      if (q && S[D.label[r]].toLowerCase().indexOf(q) < 0) continue;
+      if (q && S[D.label[r]].toLowerCase().indexOf(q) < 0 && !explHas(r, q)) continue;
       if (state.reliable && !reliable(r)) continue;
       matches.push(r);
     }

@@ -1,7 +1,8 @@
 (function () {
   "use strict";
   // The index page's concept search over window.ATLAS_INDEX (data/index.js): which units of
-  // which model, unit kind and layer carry a label containing the query; links open the cards.
+  // which model, unit kind and layer carry a label (or an explanation concept) containing the
+  // query; links open the cards.
   var X = window.ATLAS_INDEX;
   var status = document.getElementById("atlas-status");
   function setStatus(key, value) { status.dataset[key] = String(value); }
@@ -29,14 +30,23 @@
     setStatus("hash", location.hash);
   }
 
+  // units whose label matches, then (Linear Explanations) units whose explanation has a
+  // matching concept; a unit is listed once, by its label when that matches
   function pageHits(page, hit) {
-    var byLayer = {};  // layer -> [[unit, string id]]
-    page.labels.forEach(function (entry) {
-      if (!hit[entry[0]]) return;
-      for (var j = 0; j < entry[1].length; j += 2) {
-        (byLayer[entry[1][j]] = byLayer[entry[1][j]] || []).push([entry[1][j + 1], entry[0]]);
-      }
-    });
+    var byLayer = {}, seen = {};  // layer -> [[unit, string id, via explanation]]
+    function add(entries, viaExpl) {
+      entries.forEach(function (entry) {
+        if (!hit[entry[0]]) return;
+        for (var j = 0; j < entry[1].length; j += 2) {
+          var key = entry[1][j] + ":" + entry[1][j + 1];
+          if (seen[key]) continue;
+          seen[key] = 1;
+          (byLayer[entry[1][j]] = byLayer[entry[1][j]] || []).push([entry[1][j + 1], entry[0], viaExpl]);
+        }
+      });
+    }
+    add(page.labels, false);
+    add(page.expl || [], true);
     return byLayer;
   }
 
@@ -49,8 +59,10 @@
       var h = '<p><a class="layer-link" href="' + link(page, {layer: li, q: state.q}) + '">layer ' +
         li + " \u00b7 " + esc(page.layers[li]) + "</a> (" + units.length + "): ";
       units.slice(0, PER_LAYER).forEach(function (u) {
-        h += '<a class="unit-link" href="' + link(page, {layer: li, q: S[u[1]], unit: u[0]}) +
-          '">unit ' + u[0] + " <i>" + esc(S[u[1]]) + "</i></a>";
+        h += '<a class="unit-link' + (u[2] ? " via-expl" : "") + '" href="' +
+          link(page, {layer: li, q: S[u[1]], unit: u[0]}) + '"' +
+          (u[2] ? ' title="in the unit\'s Linear Explanation"' : "") + ">unit " + u[0] + " <i>" +
+          (u[2] ? "\u2026" : "") + esc(S[u[1]]) + "</i></a>";
       });
       if (units.length > PER_LAYER) h += "\u2026 and " + (units.length - PER_LAYER) + " more";
       body.push(h + "</p>");
@@ -78,7 +90,7 @@
       });
     }
     if (!q) results.innerHTML = "";
-    else if (!units) results.innerHTML = '<p class="empty">No unit has a label matching this.</p>';
+    else if (!units) results.innerHTML = '<p class="empty">No unit has a label or explanation matching this.</p>';
     else results.innerHTML = html.join("");
     countEl.textContent = q ? units + " units in " + pages + " pages" : "";
     setStatus("matching", units); setStatus("pages", pages);
