@@ -13,8 +13,9 @@ and scales each linearly to the paper: 113,305 probe images (ImageNet val 50,000
 63,305), 13 models (9 ViT-B + 4 ResNet-50), 20,000 concepts, 9,216 ViT units / 3,904 ResNet
 units a model, plus the five random-init controls of config.yaml (``vit_random``,
 ``dinov2_random``, ``clip_random``, ``mae_random``: ViT-B; ``resnet_random``: ResNet-50), each
-dumped and labelled like its model (the paper's units only), shown on rows of their own. Image decoding is included (the images are 500×375 JPEGs, ImageNet's
-typical size). Prints a table and the projected total in hours, labelled as a projection.
+dumped and labelled like its model (the paper's units only), shown on rows of their own.
+Image decoding is included (the images are 500×375 JPEGs, ImageNet's typical size). Prints a
+table and the projected total in hours, labelled as a projection.
 
 Usage: ``.venv/bin/python benchmarks/bench_paper_cost.py [--images 64] [--device auto]``
 """
