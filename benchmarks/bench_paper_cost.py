@@ -69,7 +69,7 @@ def control_rows(dump_per_image: dict[str, float], label_per_unit: float) -> lis
     """The controls' rows: their dumps (``{arch: s / image}``) and labeling at paper size."""
     dump = dump_per_image["vit"] * VIT_CONTROLS + dump_per_image["cnn"] * RESNET_CONTROLS
     units = VIT_CONTROLS * VIT_LAYERS * VIT_UNITS + RESNET_CONTROLS * RESNET_UNITS
-    name = f"{VIT_CONTROLS} ViT + {RESNET_CONTROLS} ResNet controls"
+    name = f"{VIT_CONTROLS + RESNET_CONTROLS} controls"  # 4 ViT-B + 1 ResNet-50
     return [
         (f"dump_activations {name}", dump * 1000, "s / 1000 img", dump * PAPER_IMAGES),
         (f"label_units {name}", label_per_unit * 1000, "s / 1000 units", label_per_unit * units),
