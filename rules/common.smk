@@ -180,8 +180,10 @@ def atlas_page_inputs(wildcards):
     inputs = {
         "labels": labels_csv(wildcards.model),
         "categories": f"results/categories/{CONCEPTS}.csv",
-        "summary": f"paper/figures/appendix_{wildcards.model}.png",
     }
+    # a control's summary is the figure that sets it beside its model
+    name = "random_control" if wildcards.model in CONTROLS else f"appendix_{wildcards.model}"
+    inputs["summary"] = f"paper/figures/{name}.png"
     if images_available():
         inputs["topk"] = f"results/labels/{PROBE}/{wildcards.model}_topk.nc"
         inputs["thumbs"] = f"{ATLAS}/thumbs"

@@ -343,7 +343,7 @@ def test_extra_unit_kind_gets_its_own_atlas_page(tmp_path):
     assert "results/labels/test/tiny_vit.mlp.csv" in out
     result = run_snakemake(work, "atlas", *args)
     jobs = [rule for rule, _ in planned_jobs(result.stdout + result.stderr)]
-    assert jobs.count("atlas_kind_page") == 1 and jobs.count("atlas_page") == 3
+    assert jobs.count("atlas_kind_page") == 1 and jobs.count("atlas_page") == 4  # 3 models, 1 control
 
 
 @pytest.fixture(scope="module")

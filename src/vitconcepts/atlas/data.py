@@ -171,6 +171,29 @@ def _round(x: float, digits: int = 4) -> float | None:
     return float(f"{x:.{digits}g}")
 
 
+def _layer_table(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``name``, first row ``start`` and ``units`` of each layer, in network order."""
+    layers = []
+    for _, group in frame.groupby("layer_index", sort=True):
+        layers.append({"name": str(group["layer"].iloc[0]), "start": int(group.index[0])})
+        layers[-1]["units"] = len(group)
+    return layers
+
+
+def _add_next_concepts(data: dict[str, Any], topk, labels, n_next: int, sid) -> None:
+    """Each unit's next-best concepts (the top-k file's, minus its label) and their scores."""
+    names, scores = topk
+    for row in range(len(labels)):
+        pairs = [
+            (str(n), s)
+            for n, s in zip(names[row], scores[row], strict=True)
+            if n and math.isfinite(s)
+        ]
+        pairs = [p for p in pairs if p[0] != labels[row]][:n_next]
+        data["next"].append([sid(n) for n, _ in pairs])
+        data["next_score"].append([_round(s) for _, s in pairs])
+
+
 def model_data(
     model: str,
     labels_csv: PathLike,
@@ -204,10 +227,6 @@ def model_data(
     cats = [cat_map.get(label, "unknown") for label in labels]
     categories = [c for c in CATEGORIES if c in set(cats)] + sorted(set(cats) - set(CATEGORIES))
     cat_id = {c: i for i, c in enumerate(categories)}
-    layers = []
-    for _, group in frame.groupby("layer_index", sort=True):
-        layers.append({"name": str(group["layer"].iloc[0]), "start": int(group.index[0])})
-        layers[-1]["units"] = len(group)
     layer_of_row = frame["layer_index"].astype(int).tolist()
     data: dict[str, Any] = {
         "model": model,
@@ -218,7 +237,7 @@ def model_data(
         "summary": summary,
         "categories": categories,
         "category_colors": [category_color(c) for c in categories],
-        "layers": layers,
+        "layers": _layer_table(frame),
         "layer": layer_of_row,
         "unit": frame["unit"].astype(int).tolist(),
         "label": [sid(x) for x in labels],
@@ -242,16 +261,7 @@ def model_data(
     if ground_truth_csv:
         data.update(_ground_truth_data(ground_truth_csv, frame, labels_csv, sid))
     if topk_nc:
-        names, scores = _aligned_topk(topk_nc, frame, labels_csv)
-        for row in range(len(frame)):
-            pairs = [
-                (str(n), s)
-                for n, s in zip(names[row], scores[row], strict=True)
-                if n and math.isfinite(s)
-            ]
-            pairs = [p for p in pairs if p[0] != labels[row]][:n_next]
-            data["next"].append([sid(n) for n, _ in pairs])
-            data["next_score"].append([_round(s) for _, s in pairs])
+        _add_next_concepts(data, _aligned_topk(topk_nc, frame, labels_csv), labels, n_next, sid)
     if data["images"]:
         data["img"] = [parse_images(cell) for cell in frame["images"]]
     data["strings"] = list(strings)
