@@ -15,8 +15,11 @@ real checkpoints):
 
 and scales each linearly to the paper: 113,305 probe images (ImageNet val 50,000 + Broden
 63,305), 13 models (9 ViT-B + 4 ResNet-50), 20,000 concepts, 9,216 ViT units / 3,904 ResNet
-units a model. Image decoding is included (the images are 500×375 JPEGs, ImageNet's
-typical size). Prints a table and the projected total in hours, labelled as a projection.
+units a model, plus the five random-init controls of config.yaml (``vit_random``,
+``dinov2_random``, ``clip_random``, ``mae_random``: ViT-B; ``resnet_random``: ResNet-50), each
+dumped and labelled like its model (the paper's units only), shown on rows of their own.
+Image decoding is included (the images are 500×375 JPEGs, ImageNet's typical size). Prints a
+table and the projected total in hours, labelled as a projection.
 
 Usage: ``.venv/bin/python benchmarks/bench_paper_cost.py [--images 64] [--device auto]``
 """
@@ -33,6 +36,7 @@ import numpy as np
 PAPER_IMAGES = 113_305
 PAPER_CONCEPTS = 20_000
 VIT_MODELS, RESNET_MODELS = 9, 4
+VIT_CONTROLS, RESNET_CONTROLS = 4, 1  # models.<key>.random_init + control_of in config.yaml
 VIT_LAYERS, VIT_UNITS = 12, 768
 RESNET_UNITS = 64 + 256 + 512 + 1024 + 2048
 
@@ -83,6 +87,17 @@ def linear_row(n_images: int, units: int, device: str) -> tuple[str, float, str,
     return ("explain_units (LE, projected)", per_unit * 1000, "s / 1000 units", per_unit * units)
 
 
+def control_rows(dump_per_image: dict[str, float], label_per_unit: float) -> list[tuple]:
+    """The controls' rows: their dumps (``{arch: s / image}``) and labeling at paper size."""
+    dump = dump_per_image["vit"] * VIT_CONTROLS + dump_per_image["cnn"] * RESNET_CONTROLS
+    units = VIT_CONTROLS * VIT_LAYERS * VIT_UNITS + RESNET_CONTROLS * RESNET_UNITS
+    name = f"{VIT_CONTROLS + RESNET_CONTROLS} controls"  # 4 ViT-B + 1 ResNet-50
+    return [
+        (f"dump_activations {name}", dump * 1000, "s / 1000 img", dump * PAPER_IMAGES),
+        (f"label_units {name}", label_per_unit * 1000, "s / 1000 units", label_per_unit * units),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=64)
@@ -104,7 +119,7 @@ def main() -> None:
     device = resolve_device(args.device)
     work = Path(tempfile.mkdtemp(prefix="paper_cost_"))
     index = make_probe(work / "probe", args.images)
-    rows = []
+    rows, dump_per_image = [], {}
 
     for name, entry, count in (
         (
@@ -139,6 +154,7 @@ def main() -> None:
             )
         )
         per_image = seconds / args.images
+        dump_per_image[entry["arch"]] = per_image
         rows.append((name, per_image * 1000, "s / 1000 img", per_image * PAPER_IMAGES * count))
 
     clip_entry = {"arch": "ViT-B-16", "pretrained": False, "seed": 0}
@@ -188,6 +204,7 @@ def main() -> None:
     units = VIT_MODELS * VIT_LAYERS * VIT_UNITS + RESNET_MODELS * RESNET_UNITS
     rows.append(("label_units soft_wpmi", per_unit * 1000, "s / 1000 units", per_unit * units))
     rows.append(linear_row(args.le_images, units, device))
+    rows += control_rows(dump_per_image, per_unit)
 
     print(
         f"device: {device} ({torch.cuda.get_device_name() if device == 'cuda' else 'CPU'},"

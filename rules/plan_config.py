@@ -270,7 +270,7 @@ def control_models(config: dict) -> dict[str, str]:
 
 
 def check_roles(config: dict) -> None:
-    """Check that the models named in `analysis` exist."""
+    """Check that the models named in `analysis` exist and are no random-init controls."""
     models = config["models"]
     analysis = config.get("analysis", {})
     named = [("analysis.vits", m) for m in analysis.get("vits", [])]
@@ -285,6 +285,14 @@ def check_roles(config: dict) -> None:
             raise ConfigError(
                 f"Config key `{key}` names model {model!r}, which is not a key of `models`.",
                 f"use one of {', '.join(sorted(models))}.",
+            )
+        base = models[model].get("control_of")
+        if base is not None:
+            raise ConfigError(
+                f"Config key `{key}` names model {model!r}, the random-init control of "
+                f"{base!r} (models.{model}.control_of): controls are drawn only beside their "
+                "model, in the random_control figure.",
+                f"name the trained model {base!r} in `{key}` instead.",
             )
 
 

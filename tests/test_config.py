@@ -308,3 +308,20 @@ def test_random_init_downloads_nothing(tmp_path, monkeypatch):
     entry = {"source": "transformers", "weights": "google/vit-base-patch16-224-in21k"}
     manifest = download.download_model("vit_random", {**entry, "random_init": True}, tmp_path)
     assert yaml.safe_load(manifest.read_text())["weights_file"] is None
+
+
+@pytest.mark.parametrize(
+    "role", [("cnn",), ("vits",), ("finetuning_mean",), ("example_units", "model")]
+)
+def test_a_control_cannot_take_a_paper_role(paper_config, role):
+    control = "resnet_random" if role == ("cnn",) else "vit_random"
+    base = paper_config["models"][control]["control_of"]
+    analysis = paper_config["analysis"]
+    if len(role) == 2:
+        analysis[role[0]][role[1]] = control
+    elif role[0] == "cnn":
+        analysis["cnn"] = control
+    else:
+        analysis[role[0]] = [control if m == base else m for m in analysis[role[0]]]
+    with pytest.raises(ConfigError, match=rf"random-init control of '{base}'.*name the trained"):
+        check_config(paper_config)

@@ -148,6 +148,9 @@ def test_download_model_random_init_and_bad_source(tmp_path):
     path = download_model("t", {"source": "timm", "weights": "x", "pretrained": False}, tmp_path)
     manifest = json.loads(path.read_text())
     assert manifest["files"] == {} and manifest["weights_sha256"] is None
+    control = {"source": "transformers", "weights": "google/vit-base-patch16-224-in21k"}
+    path = download_model("vit_random", {**control, "random_init": True}, tmp_path / "c")
+    assert json.loads(path.read_text())["repo_id"] is None  # a control fetches nothing
     with pytest.raises(ConfigError, match=r"models\.t\.source.*timm, transformers"):
         download_model("t", {"source": "torchhub", "weights": "x"}, tmp_path)
 
