@@ -1,5 +1,6 @@
 # The paper's claims, tested (vitconcepts.claims): paper/tables/claims.csv, its LaTeX table and
-# the generated sentences of the PDF's first section (paper/generated_claims.tex).
+# the generated sentences of the PDF's first section (paper/generated_claims.tex). Under
+# CLIP-Dissect's labels and, when Linear Explanations ran (LINEAR), under LE's too.
 
 
 rule claims:
@@ -27,6 +28,10 @@ rule claims:
         labeled=claims_labeled_models(),
         booted=claims_boot_models(),
         labeler="clip_dissect",
+        # the second labeler: Linear Explanations' rows, intervals over resampled units
+        linear=claims_linear_models(),
+        n_boot=config["reliability"]["n_boot"],
+        seed=config["reliability"]["seed"],
     script:
         "../scripts/claims.py"
 

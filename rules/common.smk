@@ -394,9 +394,22 @@ def claims_roles():
     }
 
 
+def claims_linear_models():
+    """Models whose Linear Explanations the claims read (the claims' second labeler): the
+    labelled models LE explains (none from published labels, which have no activations).
+    """
+    return [m for m in claims_labeled_models() if m in LINEAR]
+
+
 def claims_inputs(wildcards=None):
     inputs = {f"{m}_labels": labels_csv(m) for m in claims_labeled_models()}
     inputs.update(reliability_inputs(claims_boot_models(), csv=False))
+    inputs.update(
+        {
+            f"{m}_linear": f"results/linear/{PROBE}/{m}.csv"
+            for m in claims_linear_models()
+        }
+    )
     return inputs
 
 

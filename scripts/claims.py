@@ -19,4 +19,7 @@ with rule_log(snakemake):
         {m: snakemake.input[f"{m}_boot"] for m in snakemake.params.booted},
         labeler=snakemake.params.labeler,
         out_csv=snakemake.output[0],
+        linear_csvs={m: snakemake.input[f"{m}_linear"] for m in snakemake.params.linear},
+        n_boot=snakemake.params.n_boot,
+        seed=snakemake.params.seed,
     )

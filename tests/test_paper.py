@@ -231,9 +231,11 @@ def test_paper_opens_with_the_claims(tmp_path: Path) -> None:
     paper = _paper_dir(tmp_path)
     rows = [
         ("early_colors_textures", "vit", "clip_dissect", "s", 0.25, 0.1, 0.4, 0.0, 20, 0.01,
-         False, "holds"),
+         False, "holds", False),
+        ("early_colors_textures", "vit", "linear", "s", 0.05, -0.1, 0.2, 0.0, 20, 0.0,
+         False, "inconclusive", False),
         ("concepts_rise_with_depth", "vit", "clip_dissect", "rho", 0.9, 0.8, 0.95, 0.0, 20,
-         0.85, True, "holds"),
+         0.85, True, "holds", None),
     ]  # fmt: skip
     csv = tmp_path / "claims.csv"
     pd.DataFrame(rows, columns=list(C.CLAIM_COLUMNS)).to_csv(csv, index=False)
@@ -247,4 +249,5 @@ def test_paper_opens_with_the_claims(tmp_path: Path) -> None:
     assert after_abstract.index("Claims") < after_abstract.index("Method")
     assert "0.25 [0.10, 0.40] (holds; random-init control 0.01)" in text
     assert "not specific to training" in text
+    assert "under Linear Explanations: holds under CLIP-Dissect only" in text
     assert "??" not in text  # every number macro defined

@@ -307,16 +307,30 @@ def test_tiny_run_scores_labels_against_broden(tiny_run):
 
 @pytest.mark.slow
 def test_tiny_run_tests_the_claims(tiny_run):
-    """claims.csv: every claim on the tiny models, with bootstrap intervals and controls."""
+    """claims.csv: every claim on the tiny models under both labelers (CLIP-Dissect: probe
+    resamples; Linear Explanations: units resampled), with intervals and controls."""
     from vitconcepts.claims import CLAIM_COLUMNS, VERDICTS
 
     config = yaml.safe_load((tiny_run / TINY_CONFIG).read_text())
     claims = pd.read_csv(tiny_run / "paper/tables/claims.csv")
     assert list(claims.columns) == list(CLAIM_COLUMNS)
     assert (tiny_run / "paper/tables/claims.csv.provenance.json").is_file()
-    assert set(claims["labeler"]) == {"clip_dissect"}
+    assert set(claims["labeler"]) == {"clip_dissect", "linear"}
     assert set(claims["verdict"]) <= set(VERDICTS)
-    rows = claims.set_index(["claim", "model"])
+    clip, linear = (
+        claims[claims["labeler"] == name].reset_index() for name in ("clip_dissect", "linear")
+    )
+    assert list(clip[["claim", "model"]].itertuples(index=False)) == list(
+        linear[["claim", "model"]].itertuples(index=False)
+    )  # the same claims on the same models
+    assert claims["labelers_agree"].notna().all()  # every pair flagged (True or False)
+    flagged = claims.groupby(["claim", "model"])["labelers_agree"].nunique()
+    assert (flagged == 1).all()  # both rows of a pair carry the same flag
+    linear_defined = linear.dropna(subset=["ci_low"])
+    assert len(linear_defined) >= len(linear) - 2 and (linear_defined["n_boot"] == 20).all()
+    assert np.isfinite(linear_defined[["ci_low", "ci_high"]].to_numpy()).all()
+    assert (linear_defined["ci_low"] <= linear_defined["ci_high"]).all()
+    rows = clip.set_index(["claim", "model"])
     for key in [
         ("early_colors_textures", "tiny_vit"),
         ("late_objects_organisms", "tiny_vit_ft"),
@@ -327,8 +341,8 @@ def test_tiny_run_tests_the_claims(tiny_run):
     ]:
         assert key in rows.index, key
     assert (claims["n_boot"] == 20).all()
-    defined = claims.dropna(subset=["ci_low"])
-    assert len(defined) >= len(claims) - 2  # a constant count has no rank correlation
+    defined = clip.dropna(subset=["ci_low"])
+    assert len(defined) >= len(clip) - 2  # a constant count has no rank correlation
     assert (defined["ci_low"] <= defined["ci_high"]).all()
     controls = {k: e["control_of"] for k, e in config["models"].items() if e.get("control_of")}
     assert not set(controls) & set(claims["model"])  # controls are beside, not in, the rows
@@ -336,6 +350,7 @@ def test_tiny_run_tests_the_claims(tiny_run):
         assert pd.notna(rows.loc[("early_colors_textures", base), "control_value"])
     generated = (tiny_run / "paper/generated_claims.tex").read_text()
     assert "bootstrap resamples" in generated and r"\vcclaimsentences" in generated
+    assert "units resampled" in generated and "under Linear Explanations" in generated
     assert r"\vctablehere{claims}" in (tiny_run / "paper/generated.tex").read_text()
 
 

@@ -3,7 +3,12 @@
 Public names:
 
 * :class:`ClaimRoles`, :func:`claims_table` (label frames in, :data:`CLAIM_COLUMNS` out),
-  :func:`claims_from_files` (the rule's entry: label CSVs, category table, bootstrap files);
+  :func:`claims_from_files` (the rule's entry: label CSVs, category table, bootstrap files,
+  Linear Explanations CSVs);
+* the second labeler (:mod:`vitconcepts.claims._labelers`): :func:`linear_frame` (LE's label
+  frame), :func:`unit_resamples` (its intervals: units resampled within each layer),
+  :func:`combine_labelers` / :func:`flag_agreement` (``labelers_agree``: a claim that holds
+  under one labeler only);
 * :func:`verdict` (holds / contradicted / inconclusive from a value and its interval);
 * the statistics (:mod:`vitconcepts.claims._statistics`): :func:`early_minus_late`,
   :func:`concepts_depth_rho`, :func:`last_layer_concepts`, :func:`late_share`,
@@ -12,6 +17,7 @@ Public names:
 """
 
 from ._files import boot_resamples, claims_from_files
+from ._labelers import flag_agreement, linear_frame, unit_resamples
 from ._statistics import (
     DATASET_CATEGORIES,
     EARLY_CATEGORIES,
@@ -25,7 +31,7 @@ from ._statistics import (
     permutation_null,
     pretraining_v,
 )
-from ._table import CLAIM_COLUMNS, CLAIMS, LABELERS, ClaimRoles, claims_table
+from ._table import CLAIM_COLUMNS, CLAIMS, LABELERS, ClaimRoles, claims_table, combine_labelers
 from ._tex import claims_sentences, table_claims, write_claims_tex
 from ._verdict import VERDICTS, verdict
 
@@ -42,15 +48,19 @@ __all__ = [
     "claims_from_files",
     "claims_sentences",
     "claims_table",
+    "combine_labelers",
     "concepts_depth_rho",
     "cramers_v",
     "early_minus_late",
     "edge_layers",
+    "flag_agreement",
     "last_layer_concepts",
     "late_share",
+    "linear_frame",
     "permutation_null",
     "pretraining_v",
     "table_claims",
+    "unit_resamples",
     "verdict",
     "write_claims_tex",
 ]

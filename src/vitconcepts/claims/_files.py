@@ -1,4 +1,5 @@
-"""Claims from the pipeline's files: label CSVs, the category table, bootstrap files."""
+"""Claims from the pipeline's files: label CSVs, the category table, bootstrap files and
+Linear Explanations CSVs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pandas as pd
 from ..analysis import load_categories
 from ..formats import read_boot, read_labels
 from ..uncertainty import resample_labels
-from ._table import ClaimRoles, claims_table
+from ._labelers import linear_frame, model_seed, unit_resamples
+from ._table import ClaimRoles, claims_table, combine_labelers
 
 PathLike = str | Path
 
@@ -29,12 +31,27 @@ def claims_from_files(
     boot_ncs: Mapping[str, PathLike] | None = None,
     labeler: str = "clip_dissect",
     out_csv: PathLike | None = None,
+    linear_csvs: Mapping[str, PathLike] | None = None,
+    n_boot: int = 20,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """:func:`~vitconcepts.claims.claims_table` of the models' label files (and bootstrap
-    files, when the labels were computed here); writes ``out_csv`` when given."""
+    files, when the labels were computed here), rows ``labeler``; writes ``out_csv`` when given.
+
+    ``linear_csvs`` (``{model: results/linear/...csv}``) adds the same claims under Linear
+    Explanations (rows ``linear``: each unit's largest-weight concept, scored by its test
+    correlation), with intervals over ``n_boot`` resamples of each layer's units (seeded by
+    ``seed`` and the model's name: :func:`~vitconcepts.claims.unit_resamples`), and sets
+    ``labelers_agree`` on the pairs."""
+    mapping = load_categories(categories_csv)
     frames = {model: read_labels(csv, images=False) for model, csv in label_csvs.items()}
     boots = {model: boot_resamples(nc) for model, nc in (boot_ncs or {}).items()}
-    table = claims_table(frames, load_categories(categories_csv), roles, boots, labeler)
+    tables = [claims_table(frames, mapping, roles, boots, labeler)]
+    if linear_csvs:
+        frames = {model: linear_frame(csv) for model, csv in linear_csvs.items()}
+        boots = {m: unit_resamples(f, n_boot, model_seed(seed, m)) for m, f in frames.items()}
+        tables.append(claims_table(frames, mapping, roles, boots, "linear"))
+    table = combine_labelers(tables)
     if out_csv is not None:
         out = Path(out_csv)
         out.parent.mkdir(parents=True, exist_ok=True)

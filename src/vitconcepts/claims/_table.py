@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..uncertainty import LEVEL, percentile_interval
 from . import _statistics as st
+from ._labelers import flag_agreement
 from ._verdict import verdict
 
 CLAIM_COLUMNS = (
@@ -33,6 +34,7 @@ CLAIM_COLUMNS = (
     "control_value",
     "control_holds",
     "verdict",
+    "labelers_agree",
 )
 #: The claims in the order the paper makes them.
 CLAIMS = (
@@ -256,6 +258,26 @@ def claims_table(
     if len(roles.vits) >= 2:
         rows.append(_pretraining_row(frames, boots, mapping, roles, labeler, level, seed))
     table = pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
-    order = {claim: i for i, claim in enumerate(CLAIMS)}
-    table = table.sort_values("claim", key=lambda c: c.map(order), kind="stable")
-    return table.reset_index(drop=True)
+    return _in_claim_order(table)
+
+
+def _in_claim_order(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows by claim (:data:`CLAIMS` order), then model (first appearance in the claim), then
+    labeler (:data:`LABELERS` order): a claim's two labelers on one model sit together."""
+    claim = table["claim"].map({c: i for i, c in enumerate(CLAIMS)})
+    model = table.groupby("claim")["model"].transform(
+        lambda s: s.map({m: i for i, m in enumerate(dict.fromkeys(s))})
+    )
+    labeler = table["labeler"].map({name: i for i, name in enumerate(LABELERS)})
+    keys = pd.DataFrame({"c": claim, "m": model, "l": labeler.fillna(len(LABELERS))})
+    table = table.loc[keys.sort_values(["c", "m", "l"], kind="stable").index]
+    return flag_agreement(table.reset_index(drop=True))[list(CLAIM_COLUMNS)]
+
+
+def combine_labelers(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """One :data:`CLAIM_COLUMNS` table of several labelers' :func:`claims_table` results,
+    each claim and model's labelers together, ``labelers_agree`` set."""
+    tables = [t for t in tables if not t.empty]
+    if not tables:
+        return pd.DataFrame(columns=list(CLAIM_COLUMNS))
+    return _in_claim_order(pd.concat(tables, ignore_index=True))
