@@ -343,7 +343,10 @@ def test_extra_unit_kind_gets_its_own_atlas_page(tmp_path):
     assert "results/labels/test/tiny_vit.mlp.csv" in out
     result = run_snakemake(work, "atlas", *args)
     jobs = [rule for rule, _ in planned_jobs(result.stdout + result.stderr)]
-    assert jobs.count("atlas_kind_page") == 1 and jobs.count("atlas_page") == 4  # 3 models, 1 control
+    # the 3 models and the control tiny_vit_random
+    assert (
+        jobs.count("atlas_kind_page") == 1 and jobs.count("atlas_page") == 4
+    )  # 3 models, 1 control
 
 
 @pytest.fixture(scope="module")
@@ -376,7 +379,12 @@ def test_tiny_config_atlas_in_chromium(tiny_atlas, tmp_path):
     model = next(iter(config["models"]))
     labels = pd.read_csv(tiny_atlas / f"results/labels/{config['probe']}/{model}.csv")
     word = labels["description"].value_counts().index[0]
-    expected = int((labels["description"].str.contains(word, regex=False)).sum())
+    # the search finds a unit by its label or by a concept of its Linear Explanation
+    from vitconcepts.formats import read_linear
+
+    explained = read_linear(tiny_atlas / f"results/linear/{config['probe']}/{model}.csv")
+    in_explanation = explained["concepts"].map(lambda cs: any(word in str(c) for c in cs))
+    expected = int((labels["description"].str.contains(word, regex=False) | in_explanation).sum())
     status = B.page_status(B.browser_dom(site / f"{model}.html", f"q={word}&all=1"))
     assert status["matching"] == status["rendered"] == str(expected)
     shot = B.browser_screenshot(
