@@ -18,18 +18,8 @@ from vitconcepts import style
 from vitconcepts.errors import InputDataError
 from vitconcepts.figures.drawing import layer_axis, no_data
 from vitconcepts.figures.inputs import PathLike, read_checked_csv, write_source_csv
+from vitconcepts.ground_truth import SUMMARY_COLUMNS
 
-SUMMARY_COLUMNS = (
-    "model",
-    "layer",
-    "category",
-    "n_units",
-    "share_broden",
-    "median_auprc",
-    "median_base_rate",
-    "agree_exact",
-    "agree_synset",
-)
 #: (title, solid column, dashed column or None) of each panel.
 PANELS = (
     ("labels naming a Broden concept", "share_broden", None),

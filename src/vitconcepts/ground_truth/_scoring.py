@@ -21,19 +21,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-#: Columns of :func:`score_labels`.
-SCORE_COLUMNS = (
-    "unit",
-    "label",
-    "broden_name",
-    "iou",
-    "f1",
-    "precision",
-    "auprc",
-    "base_rate",
-    "best_name",
-    "best_score",
-)
+from ..formats import GROUND_TRUTH_COLUMNS
+
+#: Columns of :func:`score_labels`: the ground-truth CSV's, less its ``layer``.
+SCORE_COLUMNS = GROUND_TRUTH_COLUMNS[1:]
 UNIT_CHUNK = 256
 
 
