@@ -182,7 +182,11 @@ def atlas_page_inputs(wildcards):
         "categories": f"results/categories/{CONCEPTS}.csv",
     }
     # a control's summary is the figure that sets it beside its model
-    name = "random_control" if wildcards.model in CONTROLS else f"appendix_{wildcards.model}"
+    name = (
+        "random_control"
+        if wildcards.model in CONTROLS
+        else f"appendix_{wildcards.model}"
+    )
     inputs["summary"] = f"paper/figures/{name}.png"
     if images_available():
         inputs["topk"] = f"results/labels/{PROBE}/{wildcards.model}_topk.nc"

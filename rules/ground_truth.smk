@@ -129,8 +129,16 @@ rule table_ground_truth:
     input:
         ground_truth_summary() or [],
     output:
-        tex="paper/tables/ground_truth.tex",
-        csv="paper/tables/ground_truth.csv",
+        tex=report(
+            "paper/tables/ground_truth.tex",
+            caption="../report/ground_truth.rst",
+            category="Ground truth",
+        ),
+        csv=report(
+            "paper/tables/ground_truth.csv",
+            caption="../report/ground_truth.rst",
+            category="Ground truth",
+        ),
     log:
         "logs/table_ground_truth.log",
     benchmark:
