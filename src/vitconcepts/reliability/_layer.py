@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from ..device import DeviceLike, resolve_device
-from ..formats import format_stable_concepts
+from ..formats import RELIABILITY_COLUMNS, format_stable_concepts
 from ..labeling import EmbeddingSimilarity
 from ._bootstrap import bootstrap_best, stability, stable_concepts
 from ._heldout import DEFAULT_ALPHA, HeldOut, cross_fit
@@ -20,18 +20,7 @@ from ._null import bh_q_values, permutation_p_values
 from ._scorer import LayerScorer
 
 #: The columns of :func:`label_reliability`'s frame.
-FRAME_COLUMNS = [
-    "unit",
-    "concept",
-    "score",
-    "p_null",
-    "q_null",
-    "stability",
-    "stable_concepts",
-    "heldout_correlation",
-    "heldout_auprc",
-    "auprc_chance",
-]
+FRAME_COLUMNS = [c for c in RELIABILITY_COLUMNS if c not in ("layer", "description")]
 #: The held-out columns (:mod:`._heldout`), last in the frame and in the reliability CSV.
 HELDOUT_COLUMNS = ("heldout_correlation", "heldout_auprc", "auprc_chance")
 
